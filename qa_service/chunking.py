@@ -1,0 +1,111 @@
+"""Chunk stage: articles -> passages of whole sentences with one sentence of overlap.
+
+A chunk never crosses an article, and never spans text that cleaning removed
+(a boilerplate line in the middle of an article): its original character range
+must contain exactly its text, whitespace aside.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .models import Article, Chunk, CleanText
+from .text import CLOSERS, SENTENCE_END
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    min_chars: int = 150
+    max_chars: int = 400
+    overlap_max: int = 200  # a longer last sentence is not repeated in the next chunk
+
+
+_SENTENCE = re.compile(f"[^{re.escape(SENTENCE_END)}\\n]*(?:[{re.escape(SENTENCE_END)}]+[{re.escape(CLOSERS)}]*|\\n|$)")
+
+
+def sentence_spans(text: str, max_chars: int = 400) -> list[tuple[int, int]]:
+    """[start, end) of each sentence (。！？； or line end), long ones cut at commas or hard."""
+    spans: list[tuple[int, int]] = []
+    for m in _SENTENCE.finditer(text):
+        s, e = m.span()
+        while s < e and text[s].isspace():
+            s += 1
+        e2 = e
+        while e2 > s and text[e2 - 1].isspace():
+            e2 -= 1
+        if e2 <= s:
+            continue
+        spans.extend(_split_long(text, s, e2, max_chars))
+    return spans
+
+
+def _split_long(text: str, s: int, e: int, max_chars: int) -> list[tuple[int, int]]:
+    out = []
+    while e - s > max_chars:
+        window = text[s : s + max_chars]
+        cut = max(window.rfind("，"), window.rfind(","), window.rfind("、"))
+        cut = s + cut + 1 if cut > max_chars // 3 else s + max_chars
+        out.append((s, cut))
+        s = cut
+    out.append((s, e))
+    return out
+
+
+def _contiguous(orig: str, body: CleanText, a_end: int, b_start: int) -> bool:
+    """True if nothing but whitespace lies in the original between two cleaned positions."""
+    if a_end <= 0 or b_start >= len(body.offsets):
+        return True
+    gap = orig[body.offsets[a_end - 1] + 1 : body.offsets[b_start]]
+    return not gap.strip()
+
+
+def chunk_article(article: Article, original: str, settings: ChunkSettings = ChunkSettings()) -> list[Chunk]:
+    body = article.body
+    sents = sentence_spans(body.text, settings.max_chars)
+    groups: list[list[tuple[int, int]]] = []
+    cur: list[tuple[int, int]] = []
+    for sp in sents:
+        if cur and not _contiguous(original, body, cur[-1][1], sp[0]):
+            groups.append(cur)
+            cur = [sp]
+            continue
+        size = sp[1] - cur[0][0] if cur else 0
+        if cur and size > settings.max_chars and cur[-1][1] - cur[0][0] >= settings.min_chars // 2:
+            groups.append(cur)
+            last = cur[-1]
+            overlap = [last] if last[1] - last[0] <= settings.overlap_max and len(cur) > 1 else []
+            cur = overlap + [sp]
+        else:
+            cur.append(sp)
+    if cur:
+        # A short tail is better folded into the chunk before than left on its own.
+        if groups and cur[-1][1] - cur[0][0] < settings.min_chars // 2 and _joinable(groups[-1], cur, settings):
+            groups[-1] = groups[-1] + [sp for sp in cur if sp not in groups[-1]]
+        else:
+            groups.append(cur)
+
+    chunks = []
+    for n, g in enumerate(groups):
+        s, e = g[0][0], g[-1][1]
+        text = body.text[s:e]
+        chunks.append(
+            Chunk(
+                id=f"{article.doc_id}#{article.index}.{n}",
+                text=text,
+                char_start=body.offsets[s],
+                char_end=body.offsets[e - 1] + 1,
+                doc_id=article.doc_id,
+                article=article.index,
+                title=article.title,
+                published=article.published,
+                publisher=article.publisher,
+                attribution=article.attribution,
+                section=article.section,
+            )
+        )
+    return chunks
+
+
+def _joinable(prev: list[tuple[int, int]], tail: list[tuple[int, int]], settings: ChunkSettings) -> bool:
+    return tail[-1][1] - prev[0][0] <= settings.max_chars + settings.min_chars // 2

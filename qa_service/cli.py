@@ -1,0 +1,213 @@
+"""Command line: ``qa-service index | serve | ask | eval``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import textwrap
+
+from . import __version__
+from .config import Settings, from_env
+from .logging_setup import setup_logging
+
+log = logging.getLogger("qa_service.cli")
+
+EPILOG = textwrap.dedent(
+    """\
+    examples:
+      qa-service index                      # index the default corpus (seeds/) into index/
+      qa-service index ~/news --index-dir /srv/qa-index
+      qa-service serve --port 8000          # JSON API + chat page on http://127.0.0.1:8000/
+      qa-service ask "谁陪同宋洁督导爱国卫生工作？"
+      qa-service ask "哪些街道开展了爱国卫生或创卫工作？" --json
+      qa-service eval                       # retrieval and answer figures on the eval sets
+
+    Every flag has an environment variable (QA_INDEX_DIR, QA_CORPUS, QA_HOST, QA_PORT,
+    QA_WORKERS, QA_LOG_LEVEL, ...): see qa_service/config.py or the README.
+    """
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="qa-service",
+        description="Chinese question answering over news articles, with exact citations.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"qa-service {__version__}")
+    p.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (env QA_LOG_LEVEL; default INFO)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def index_dir_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--index-dir", help="index folder (env QA_INDEX_DIR; default ./index)")
+
+    sp = sub.add_parser(
+        "index",
+        help="build the index from files or folders",
+        description="Read .txt/.md/.html/.jsonl files (UTF-8 or GB18030), clean them, split them into "
+        "articles and passages, and write a new index. The previous index stays live until the new one "
+        "is complete.",
+    )
+    sp.add_argument("paths", nargs="*", help="files or folders to index (env QA_CORPUS; default seeds/)")
+    index_dir_arg(sp)
+    sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    sp = sub.add_parser(
+        "serve",
+        help="run the HTTP API and chat page (gunicorn)",
+        description="Serve POST /api/ask, GET /api/documents[/ID], GET /healthz and the chat page at /. "
+        "Builds the index from the corpus first if there is none, or if the corpus changed.",
+    )
+    index_dir_arg(sp)
+    sp.add_argument("--host", help="address to bind (env QA_HOST; default 127.0.0.1; 0.0.0.0 for all)")
+    sp.add_argument("--port", type=int, help="port (env QA_PORT; default 8000)")
+    sp.add_argument("--workers", type=int, help="worker processes (env QA_WORKERS; default 2)")
+    sp.add_argument("--corpus", action="append", help="corpus to build from if the index is missing (repeatable)")
+
+    sp = sub.add_parser("ask", help="answer one question from the command line")
+    sp.add_argument("question", help="the question, in Chinese")
+    index_dir_arg(sp)
+    sp.add_argument("--top-k", type=int, default=5, help="passages to show (1-20; default 5)")
+    sp.add_argument("--json", action="store_true", help="print the same JSON as POST /api/ask")
+
+    sp = sub.add_parser(
+        "eval",
+        help="measure retrieval and answers on the eval sets",
+        description="Seed set (eval/seed_questions.jsonl): Hit@1, Hit@5, MRR@10, answer accuracy, list-item "
+        "recall, abstention on unanswerable questions. CMRC2018 trial (if ../shared/eval/cmrc2018_trial.json "
+        "exists): Recall@1/5, MRR@10, answer-hit@5, every paragraph a document.",
+    )
+    sp.add_argument("--seed-set", help="seed question file (default eval/seed_questions.jsonl)")
+    sp.add_argument("--cmrc", help="CMRC2018 SQuAD-style JSON (default ../shared/eval/cmrc2018_trial.json)")
+    sp.add_argument("--no-bigrams", action="store_true", help="tokenize with jieba alone (for comparison)")
+    sp.add_argument("--json", action="store_true", help="print figures as JSON")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = from_env().with_overrides(log_level=args.log_level.upper() if args.log_level else None)
+    setup_logging(settings.log_level)
+    if getattr(args, "index_dir", None):
+        settings = settings.with_overrides(index_dir=args.index_dir)
+    try:
+        return COMMANDS[args.command](args, settings)
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_index(args: argparse.Namespace, s: Settings) -> int:
+    from .index import EmbeddedIndex
+    from .pipeline import build_corpus
+
+    paths = args.paths or s.corpus
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        print(f"qa-service index: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    corpus = build_corpus(paths, show_progress=not args.no_progress)
+    if not corpus.chunks:
+        print("qa-service index: no readable text found; the index was not changed", file=sys.stderr)
+        return 1
+    index = EmbeddedIndex.build(corpus, show_progress=not args.no_progress)
+    where = index.save(s.index_dir)
+    c = index.manifest["counts"]
+    print(f"indexed {c['documents']} documents, {c['articles']} articles, {c['passages']} passages -> {where}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
+    from .index import IndexError_
+    from .service import ensure_index
+
+    s = s.with_overrides(host=args.host, port=args.port, workers=args.workers, corpus=args.corpus)
+    try:
+        # Build (or rebuild) before forking workers, so they all load the same finished index.
+        ensure_index(s.index_dir, s.corpus, s.build_if_missing, check_stale=True, show_progress=True)
+    except IndexError_ as exc:
+        print(f"qa-service serve: {exc}", file=sys.stderr)
+        return 1
+    gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    env = dict(os.environ)
+    env.update(
+        QA_INDEX_DIR=os.path.abspath(s.index_dir),
+        QA_CORPUS=os.pathsep.join(os.path.abspath(p) for p in s.corpus),
+        QA_LOG_LEVEL=s.log_level,
+        QA_BUILD_IF_MISSING="0",
+    )
+    cmd = [
+        gunicorn,
+        "--bind", f"[{s.host}]:{s.port}" if ":" in s.host else f"{s.host}:{s.port}",
+        "--workers", str(s.workers),
+        "--preload",  # load the index once; workers share its pages
+        "--timeout", "60",
+        "--graceful-timeout", "10",
+        "--log-level", s.log_level.lower(),
+        "--access-logfile", "-" if s.log_level == "DEBUG" else "",
+        "qa_service.wsgi:app",
+    ]
+    cmd = [c for c in cmd if c != ""]
+    if "--access-logfile" in cmd and cmd[cmd.index("--access-logfile") + 1] == "--log-level":
+        cmd.remove("--access-logfile")
+    log.info("serving on http://%s:%d/ with %d workers", s.host, s.port, s.workers)
+    sys.stdout.flush()
+    os.execve(gunicorn, cmd, env)
+    return 0  # not reached
+
+
+def cmd_ask(args: argparse.Namespace, s: Settings) -> int:
+    from .index import IndexError_
+    from .service import QAService, ensure_index
+
+    if not 1 <= args.top_k <= s.max_top_k:
+        print(f"qa-service ask: --top-k must be from 1 to {s.max_top_k}", file=sys.stderr)
+        return 2
+    question = args.question.strip()
+    if not question or len(question) > s.max_question_chars:
+        print(f"qa-service ask: the question must be 1 to {s.max_question_chars} characters", file=sys.stderr)
+        return 2
+    try:
+        svc = QAService(ensure_index(s.index_dir, s.corpus, s.build_if_missing))
+    except IndexError_ as exc:
+        print(f"qa-service ask: {exc}", file=sys.stderr)
+        return 1
+    result = svc.ask(question, top_k=args.top_k)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    print(format_answer(result))
+    return 0
+
+
+def format_answer(result: dict) -> str:
+    ans = result["answer"]
+    lines = []
+    if ans["text"]:
+        lines.append(f"答：{ans['text']}  [{ans['passage'] + 1}]")
+    elif not ans["items"]:
+        lines.append("没有找到能回答这个问题的内容。最接近的段落：")
+    for item in ans["items"]:
+        refs = "".join(f"[{p + 1}]" for p in item["passages"])
+        lines.append(f"  • {item['text']} {refs}")
+    for i, p in enumerate(result["passages"], 1):
+        src = p["source"]
+        meta = " · ".join(x for x in (src["title"], src.get("section"), src["published"], src["publisher"]) if x)
+        lines.append("")
+        lines.append(f"[{i}] {meta}")
+        lines.append(f"    {src['document']} 字符 {src['char_start']}–{src['char_end']}  score {p['score']:.2f}")
+        lines.append(textwrap.fill(p["text"], width=40, initial_indent="    ", subsequent_indent="    "))
+    return "\n".join(lines)
+
+
+def cmd_eval(args: argparse.Namespace, s: Settings) -> int:
+    from .evaluation import run_eval
+
+    return run_eval(args, s)
+
+
+COMMANDS = {"index": cmd_index, "serve": cmd_serve, "ask": cmd_ask, "eval": cmd_eval}

@@ -1,0 +1,392 @@
+"""Index stage: the retrieval seam (build / save / load / search) and its on-disk form.
+
+``SearchIndex`` is the seam other backends (dense vectors, an external engine)
+plug into.  ``EmbeddedIndex`` is the default: BM25 over jieba+bigram tokens, a
+self-contained folder holding passages, article metadata and the original text
+of every document, so citations and the source view never depend on the corpus
+files still being where they were.
+
+On disk, ``INDEX_DIR/CURRENT`` names the live version folder.  A build writes a
+new version folder under a temporary name, fsyncs it, renames it into place
+and only then atomically replaces ``CURRENT``: a crash at any point leaves the
+previous index live and intact.  Every file's SHA-256 is in the manifest, so a
+corrupted or truncated file is detected on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .bm25 import BM25, BM25Params
+from .chunking import ChunkSettings
+from .models import Chunk
+from .pipeline import Corpus
+from .progress import progress
+from .tokenize import Tokenizer, learn_names
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+
+
+class IndexError_(Exception):
+    """Base for index problems that callers report to the user."""
+
+
+class IndexMissing(IndexError_):
+    pass
+
+
+class IndexIncompatible(IndexError_):
+    pass
+
+
+class IndexCorrupt(IndexError_):
+    pass
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    bm25: BM25Params = BM25Params()
+    chunks: ChunkSettings = ChunkSettings()
+    bigrams: bool = True
+    title_in_passages: bool = True  # index each passage with its article title
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bm25": self.bm25.to_dict(),
+            "chunks": asdict(self.chunks),
+            "bigrams": self.bigrams,
+            "title_in_passages": self.title_in_passages,
+            "tokenizer": "jieba+bigrams" if self.bigrams else "jieba",
+        }
+
+
+class SearchIndex(Protocol):
+    """What retrieval needs from an index backend."""
+
+    tokenizer: Tokenizer
+
+    def search(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]: ...
+
+    def chunk(self, i: int) -> Chunk: ...
+
+    def __len__(self) -> int: ...
+
+
+class EmbeddedIndex:
+    def __init__(
+        self,
+        bm25: BM25,
+        tokenizer: Tokenizer,
+        chunk_text: bytes | memoryview,
+        chunk_bounds: np.ndarray,
+        chunk_meta: np.ndarray,
+        articles: list[dict[str, Any]],
+        documents: list[dict[str, Any]],
+        doc_text: bytes | memoryview,
+        doc_bounds: np.ndarray,
+        manifest: dict[str, Any],
+    ) -> None:
+        self.bm25 = bm25
+        self.tokenizer = tokenizer
+        self._chunk_text = chunk_text
+        self._chunk_bounds = chunk_bounds  # byte offsets into chunk_text, len n+1
+        self._chunk_meta = chunk_meta  # (n, 3) int64: article, char_start, char_end
+        self.articles = articles
+        self.documents = documents
+        self._doc_pos = {d["id"]: i for i, d in enumerate(documents)}
+        self._doc_text = doc_text
+        self._doc_bounds = doc_bounds
+        self.manifest = manifest
+
+    # -- building -------------------------------------------------------
+    @classmethod
+    def build(cls, corpus: Corpus, settings: IndexSettings = IndexSettings(), show_progress: bool = False) -> EmbeddedIndex:
+        t0 = time.perf_counter()
+        tokenizer = Tokenizer(learn_names(corpus.articles), bigrams=settings.bigrams)
+        texts = (
+            (f"{c.title} {c.section or ''} {c.text}" if settings.title_in_passages else c.text) for c in corpus.chunks
+        )
+        tokens = (tokenizer.tokens(t) for t in progress(texts, "tokenizing", "passage", show_progress, len(corpus.chunks)))
+        bm25 = BM25.build(tokens, settings.bm25)
+        chunk_text, chunk_bounds = _pack([c.text for c in corpus.chunks])
+        chunk_meta = np.array(
+            [(a, c.char_start, c.char_end) for c, a in zip(corpus.chunks, corpus.chunk_article, strict=True)],
+            dtype=np.int64,
+        ).reshape(-1, 3)
+        articles = [
+            {**a.meta(), "index": a.index, "char_start": a.char_start, "char_end": a.char_end} for a in corpus.articles
+        ]
+        n_articles: dict[str, int] = {}
+        for a in corpus.articles:
+            n_articles[a.doc_id] = n_articles.get(a.doc_id, 0) + 1
+        first_title = {}
+        for a in corpus.articles:
+            first_title.setdefault(a.doc_id, a)
+        documents = []
+        for d in corpus.documents:
+            fa = first_title.get(d.id)
+            documents.append(
+                {
+                    "id": d.id,
+                    "path": d.path,
+                    "format": d.format,
+                    "title": d.title or (fa.title if fa else d.id),
+                    "publisher": d.publisher or (fa.publisher if fa else None),
+                    "published": d.published or (fa.published if fa else None),
+                    "url": d.url,
+                    "articles": n_articles.get(d.id, 0),
+                    "chars": len(d.text),
+                }
+            )
+        doc_text, doc_bounds = _pack([d.text for d in corpus.documents])
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "settings": settings.to_dict(),
+            "corpus": {"paths": corpus.paths, "fingerprint": corpus.fingerprint()},
+            "counts": {
+                "documents": len(documents),
+                "articles": len(articles),
+                "passages": len(corpus.chunks),
+                "terms": len(bm25.vocab),
+            },
+            "build_seconds": round(time.perf_counter() - t0, 3),
+        }
+        return cls(
+            bm25, tokenizer, chunk_text, chunk_bounds, chunk_meta, articles, documents, doc_text, doc_bounds, manifest
+        )
+
+    # -- searching ------------------------------------------------------
+    def __len__(self) -> int:
+        return self.bm25.n_docs
+
+    def search(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+        ids, scores = self.bm25.top_k(tokens, k)
+        return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
+
+    def scores(self, tokens: Sequence[str]) -> np.ndarray:
+        return self.bm25.scores(tokens)
+
+    def chunk_text(self, i: int) -> str:
+        a, b = self._chunk_bounds[i], self._chunk_bounds[i + 1]
+        return bytes(self._chunk_text[a:b]).decode("utf-8")
+
+    def chunk(self, i: int) -> Chunk:
+        art_no, start, end = (int(x) for x in self._chunk_meta[i])
+        art = self.articles[art_no]
+        return Chunk(
+            id=f"{art['document']}#{art['index']}.{i}",
+            text=self.chunk_text(i),
+            char_start=start,
+            char_end=end,
+            doc_id=art["document"],
+            article=art["index"],
+            title=art["title"],
+            published=art["published"],
+            publisher=art["publisher"],
+            attribution=art["attribution"],
+            section=art["section"],
+        )
+
+    def chunk_article(self, i: int) -> int:
+        return int(self._chunk_meta[i][0])
+
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        pos = self._doc_pos.get(doc_id)
+        if pos is None:
+            return None
+        a, b = self._doc_bounds[pos], self._doc_bounds[pos + 1]
+        text = bytes(self._doc_text[a:b]).decode("utf-8")
+        arts = [
+            {k: v for k, v in art.items() if k != "document"} for art in self.articles if art["document"] == doc_id
+        ]
+        return {**self.documents[pos], "text": text, "articles_list": arts}
+
+    # -- persistence ----------------------------------------------------
+    def save(self, index_dir: str | Path) -> Path:
+        """Write a new version folder and switch ``CURRENT`` to it atomically."""
+        root = Path(index_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = root / f".tmp-{uuid.uuid4().hex[:12]}"
+        tmp.mkdir()
+        try:
+            files: dict[str, dict[str, Any]] = {}
+
+            def put(name: str, data: bytes) -> None:
+                _write_file(tmp / name, data)
+                files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+            put("vocab.json", _json([t for t, _ in sorted(self.bm25.vocab.items(), key=lambda kv: kv[1])]))
+            put("bm25_indptr.npy", _npy(self.bm25.indptr))
+            put("bm25_indices.npy", _npy(self.bm25.indices))
+            put("bm25_weights.npy", _npy(self.bm25.weights))
+            put("bm25_idf.npy", _npy(self.bm25.idf))
+            put("userdict.json", _json(self.tokenizer.user_words))
+            put("chunk_text.bin", bytes(self._chunk_text))
+            put("chunk_bounds.npy", _npy(self._chunk_bounds))
+            put("chunk_meta.npy", _npy(self._chunk_meta))
+            put("articles.json", _json(self.articles))
+            put("documents.json", _json(self.documents))
+            put("doc_text.bin", bytes(self._doc_text))
+            put("doc_bounds.npy", _npy(self._doc_bounds))
+            manifest = {**self.manifest, "files": files}
+            _write_file(tmp / MANIFEST, _json(manifest))
+            _fsync_dir(tmp)
+            version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+            os.rename(tmp, root / version)
+            _fsync_dir(root)
+            cur_tmp = root / f".{CURRENT}.{uuid.uuid4().hex[:6]}"
+            _write_file(cur_tmp, (version + "\n").encode())
+            os.replace(cur_tmp, root / CURRENT)
+            _fsync_dir(root)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.manifest = manifest
+        _remove_old_versions(root, keep=version)
+        log.info("index written to %s", root / version)
+        return root / version
+
+    @classmethod
+    def load(cls, index_dir: str | Path, verify: bool = True) -> EmbeddedIndex:
+        root = Path(index_dir)
+        vdir = current_version_dir(root)
+        try:
+            manifest = json.loads((vdir / MANIFEST).read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(f"index manifest in {vdir} is unreadable: {exc}") from exc
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexIncompatible(
+                f"index in {root} has format version {manifest.get('format_version')}, this program reads "
+                f"version {FORMAT_VERSION}: rebuild it with `qa-service index`"
+            )
+        files = manifest.get("files", {})
+        for name, meta in files.items():
+            path = vdir / name
+            if not path.is_file() or path.stat().st_size != meta["bytes"]:
+                raise IndexCorrupt(f"index file {path} is missing or truncated: rebuild with `qa-service index`")
+            if verify and _sha256_file(path) != meta["sha256"]:
+                raise IndexCorrupt(f"index file {path} fails its checksum: rebuild with `qa-service index`")
+        try:
+            terms = json.loads((vdir / "vocab.json").read_text("utf-8"))
+            params = BM25Params(**manifest["settings"]["bm25"])
+            bm25 = BM25(
+                {t: i for i, t in enumerate(terms)},
+                np.load(vdir / "bm25_indptr.npy", mmap_mode="r"),
+                np.load(vdir / "bm25_indices.npy", mmap_mode="r"),
+                np.load(vdir / "bm25_weights.npy", mmap_mode="r"),
+                manifest["counts"]["passages"],
+                params,
+                np.load(vdir / "bm25_idf.npy", mmap_mode="r"),
+            )
+            tokenizer = Tokenizer(
+                json.loads((vdir / "userdict.json").read_text("utf-8")), bigrams=manifest["settings"]["bigrams"]
+            )
+            return cls(
+                bm25,
+                tokenizer,
+                _map_bytes(vdir / "chunk_text.bin"),
+                np.load(vdir / "chunk_bounds.npy", mmap_mode="r"),
+                np.load(vdir / "chunk_meta.npy", mmap_mode="r"),
+                json.loads((vdir / "articles.json").read_text("utf-8")),
+                json.loads((vdir / "documents.json").read_text("utf-8")),
+                _map_bytes(vdir / "doc_text.bin"),
+                np.load(vdir / "doc_bounds.npy", mmap_mode="r"),
+                manifest,
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexCorrupt(f"index in {vdir} cannot be read ({exc}): rebuild with `qa-service index`") from exc
+
+
+def current_version_dir(root: Path) -> Path:
+    pointer = root / CURRENT
+    if not pointer.is_file():
+        raise IndexMissing(f"no index in {root}: build one with `qa-service index`")
+    name = pointer.read_text("utf-8").strip()
+    vdir = root / name
+    if not name or "/" in name or not vdir.is_dir():
+        raise IndexCorrupt(f"{pointer} names {name!r}, which is not an index folder: rebuild with `qa-service index`")
+    return vdir
+
+
+def read_manifest(index_dir: str | Path) -> dict[str, Any]:
+    vdir = current_version_dir(Path(index_dir))
+    try:
+        return json.loads((vdir / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"index manifest in {vdir} is unreadable: {exc}") from exc
+
+
+def _pack(texts: list[str]) -> tuple[bytes, np.ndarray]:
+    encoded = [t.encode("utf-8") for t in texts]
+    bounds = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=bounds[1:])
+    return b"".join(encoded), bounds
+
+
+def _map_bytes(path: Path) -> memoryview:
+    if path.stat().st_size == 0:
+        return memoryview(b"")
+    return memoryview(np.memmap(path, dtype=np.uint8, mode="r"))
+
+
+def _json(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _npy(arr: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _remove_old_versions(root: Path, keep: str) -> None:
+    """Drop superseded versions and leftovers of interrupted builds."""
+    for p in root.iterdir():
+        if p.name == keep or p.name == CURRENT or p.name.startswith("README"):
+            continue
+        if p.is_dir() and (p.name.startswith("v-") or p.name.startswith(".tmp-")):
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.is_file() and p.name.startswith(f".{CURRENT}."):
+            p.unlink(missing_ok=True)

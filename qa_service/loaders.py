@@ -1,0 +1,202 @@
+"""Load stage: files on disk -> Document objects with their decoded original text.
+
+Supports .txt, .md, .html/.htm and .jsonl (one article per line).  Undecodable
+or malformed sources are skipped with a warning, never fatal: one bad file in a
+folder of thousands must not stop indexing.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+from .models import Document
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+JSONL_SUFFIXES = {".jsonl"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
+
+# Longest file we read; larger ones are almost certainly not news text.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+class DecodeError(ValueError):
+    """The bytes are neither UTF-8 nor GB18030."""
+
+
+def decode_bytes(data: bytes) -> str:
+    """Decode UTF-8 (BOM or not), else GB18030 (a superset of GBK/GB2312).
+
+    Both decoders run in strict mode: a file that is neither is rejected rather
+    than silently garbled, since garbled text would produce garbage citations.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"not UTF-8 or GB18030 (bad byte at {exc.start})") from exc
+
+
+def iter_source_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, Path]]:
+    """Yield (file, root) for every supported file under ``paths``, sorted."""
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            for f in sorted(path.rglob("*")):
+                if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES and not _hidden(f, path):
+                    yield f, path
+        elif path.is_file():
+            yield path, path.parent
+        else:
+            log.warning("skipping %s: no such file or directory", path)
+
+
+def _hidden(f: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in f.relative_to(root).parts)
+
+
+def load_file(path: Path, root: Path | None = None) -> list[Document]:
+    """Read one file into one Document (or one per JSONL record)."""
+    root = root or path.parent
+    doc_id = path.relative_to(root).as_posix()
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise DecodeError(f"file too large ({size} bytes > {MAX_FILE_BYTES})")
+    text = decode_bytes(path.read_bytes())
+    suffix = path.suffix.lower()
+    if suffix in JSONL_SUFFIXES:
+        return list(parse_jsonl(text, str(path)))
+    if suffix in HTML_SUFFIXES:
+        title, body = html_to_text(text)
+        return [Document(id=doc_id, text=body, path=str(path), format="html", title=title)]
+    fmt = "md" if suffix in {".md", ".markdown"} else "txt"
+    return [Document(id=doc_id, text=text, path=str(path), format=fmt)]
+
+
+def load_paths(paths: Iterable[str | Path]) -> Iterator[Document]:
+    """Load every supported file; bad files are logged and skipped."""
+    seen: set[str] = set()
+    for f, root in iter_source_files(paths):
+        try:
+            docs = load_file(f, root)
+        except (OSError, DecodeError) as exc:
+            log.warning("skipping %s: %s", f, exc)
+            continue
+        for doc in docs:
+            if doc.id in seen:
+                log.warning("skipping duplicate document id %r from %s", doc.id, f)
+                continue
+            seen.add(doc.id)
+            yield doc
+
+
+def parse_jsonl(text: str, path: str) -> Iterator[Document]:
+    """One article per line: ``id``, ``title``, ``text``; optional ``published``, ``publisher``, ``url``."""
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            log.warning("%s:%d: skipping line, invalid JSON (%s)", path, lineno, exc.msg)
+            continue
+        if not isinstance(rec, dict) or not isinstance(rec.get("text"), str) or rec.get("id") in (None, ""):
+            log.warning("%s:%d: skipping record without string 'id' and 'text'", path, lineno)
+            continue
+
+        def opt(key: str) -> str | None:
+            v = rec.get(key)
+            return str(v).strip() or None if v is not None else None
+
+        yield Document(
+            id=str(rec["id"]),
+            text=rec["text"],
+            path=path,
+            format="jsonl",
+            title=opt("title"),
+            published=normalise_date(opt("published")),
+            publisher=opt("publisher"),
+            url=opt("url"),
+        )
+
+
+_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+
+
+def normalise_date(value: str | None) -> str | None:
+    """'2021年4月30日', '2021-4-30 13:10' -> '2021-04-30'; anything else -> None."""
+    if not value:
+        return None
+    m = _DATE.search(value)
+    if not m:
+        return None
+    y, mo, d = (int(g) for g in m.groups())
+    if not (1 <= mo <= 12 and 1 <= d <= 31):
+        return None
+    return f"{y:04d}-{mo:02d}-{d:02d}"
+
+
+class _TextExtractor(HTMLParser):
+    BLOCK = {
+        "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table",
+        "section", "article", "header", "footer", "blockquote", "pre", "hr", "dd", "dt",
+    }
+    SKIP = {"script", "style", "noscript", "template", "svg", "head", "nav"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title: list[str] = []
+        self._skip = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs) -> None:  # type: ignore[override]
+        if tag == "title":
+            self._in_title = True
+        if tag in self.SKIP:
+            self._skip += 1
+        elif tag in self.BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        if tag in self.SKIP:
+            self._skip = max(0, self._skip - 1)
+        elif tag in self.BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title.append(data)
+        elif not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(source: str) -> tuple[str | None, str]:
+    """Visible text of an HTML page, block elements as paragraph breaks.
+
+    The extracted text *is* the document for an HTML source: offsets returned
+    by the API index it (and ``GET /api/documents/<id>`` serves it), because
+    markup and entities have no faithful character-for-character citation.
+    """
+    parser = _TextExtractor()
+    parser.feed(source)
+    parser.close()
+    text = "".join(parser.parts)
+    text = re.sub(r"[ \t\r\f\v]*\n[ \t\r\f\v\n]*\n", "\n\n", text).strip("\n")
+    title = html.unescape("".join(parser.title)).strip() or None
+    return title, text

@@ -1,0 +1,99 @@
+"""The question-answering service: retrieval plus answer composition over one index.
+
+Used by the HTTP API and the CLI alike, so both return the same JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .answer import compose, highlights
+from .index import EmbeddedIndex, IndexError_, IndexIncompatible, IndexMissing, read_manifest
+from .loaders import load_paths
+from .pipeline import build_corpus, documents_fingerprint
+from .retrieve import Retriever
+
+log = logging.getLogger(__name__)
+
+# Candidate pool for list questions: items may come from beyond the top_k shown.
+POOL = 30
+
+
+class QAService:
+    def __init__(self, index: EmbeddedIndex) -> None:
+        self.index = index
+        self.retriever = Retriever(index)
+
+    @property
+    def mode(self) -> str:
+        return "bm25"
+
+    def ask(self, question: str, history: Sequence[dict[str, str]] = (), top_k: int = 5, explain: bool = False) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        query = self.retriever.query(question, history)
+        pool = self.retriever.search(query, max(top_k, POOL))
+        answer, passages = compose(
+            self.index.tokenizer, query, pool, top_k, self.index.bm25.term_idf, self.index.bm25.max_idf
+        )
+        out_passages = []
+        for hit in passages:
+            c = hit.chunk
+            item: dict[str, Any] = {
+                "id": c.id,
+                "text": c.text,
+                "score": round(hit.score, 4),
+                "highlights": highlights(self.index.tokenizer, query, c.text),
+                "source": c.source(),
+            }
+            if explain:
+                item["explain"] = hit.explain
+            out_passages.append(item)
+        result: dict[str, Any] = {
+            "question": question,
+            "mode": self.mode,
+            "answer": answer.to_dict(),
+            "passages": out_passages,
+        }
+        if query.followup:
+            result["rewritten_question"] = query.text
+        result["took_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+        return result
+
+
+def ensure_index(
+    index_dir: str | Path,
+    corpus: Sequence[str],
+    build_if_missing: bool = True,
+    check_stale: bool = False,
+    show_progress: bool = False,
+) -> EmbeddedIndex:
+    """Load the index, (re)building it from ``corpus`` if it is missing or incompatible.
+
+    With ``check_stale``, an index built from the same corpus paths whose files
+    have changed since is rebuilt too (this reads every corpus file).
+    """
+    reason = None
+    try:
+        manifest = read_manifest(index_dir)
+        if check_stale and manifest.get("corpus", {}).get("paths") == [str(Path(p).resolve()) for p in corpus]:
+            current = documents_fingerprint(load_paths(corpus))
+            if current != manifest["corpus"].get("fingerprint"):
+                reason = "stale: the corpus changed since it was built"
+        if reason is None:
+            return EmbeddedIndex.load(index_dir)
+    except IndexMissing:
+        reason = "missing"
+    except IndexIncompatible as exc:
+        reason = f"incompatible ({exc})"
+    except IndexError_ as exc:
+        reason = f"unusable ({exc})"
+    if not build_if_missing:
+        raise IndexMissing(f"index in {index_dir} is {reason}; build it with `qa-service index`")
+    log.warning("index in %s is %s; building it from %s", index_dir, reason, ", ".join(corpus))
+    index = EmbeddedIndex.build(build_corpus(corpus, show_progress=show_progress), show_progress=show_progress)
+    index.save(index_dir)
+    return index

@@ -1,0 +1,671 @@
+/* 新闻问答 — chat front end.
+ *
+ * Plain JS, no build step, no external assets.  The page is served under a
+ * strict Content-Security-Policy, so: no inline scripts, no eval, and all
+ * text coming from the API is inserted with textContent (never innerHTML).
+ *
+ * Offsets from the API (answer.span, passages[].highlights, char_start/char_end)
+ * count Unicode code points (Python string indices), so text is handled as
+ * arrays of code points here, not UTF-16 units.
+ */
+(function () {
+  "use strict";
+
+  var TOP_K = 5;
+  var MAX_HISTORY = 6; // messages ({role, content}) sent with a follow-up question
+  var MAX_QUESTION = 2000; // the backend rejects longer questions (question_too_long)
+  var VISIBLE_PASSAGES = 3; // passage cards shown unfolded under an answer
+  var EXAMPLES = [
+    "谁陪同宋洁督导爱国卫生工作？",
+    "哪些街道开展了爱国卫生或创卫工作？",
+    "上街区一季度一般公共预算收入是多少？",
+    "肥城市什么时候召开了政法队伍教育整顿动员部署会议？"
+  ];
+
+  var state = {
+    history: [], // [{role: "user"|"assistant", content}]
+    busy: false,
+    replies: 0,
+    docs: new Map(), // document id -> Promise<document JSON>
+    source: null // {mark} of the open source view
+  };
+
+  var $ = function (id) { return document.getElementById(id); };
+  var thread, welcome, form, input, sendBtn, live, charCount, newChatBtn;
+
+  // ---------------------------------------------------------------- helpers
+
+  /** Create an element. props: class, text, attributes, on<event> handlers. */
+  function el(tag, props, children) {
+    var node = document.createElement(tag);
+    if (props) {
+      Object.keys(props).forEach(function (key) {
+        var value = props[key];
+        if (value === null || value === undefined || value === false) return;
+        if (key === "class") node.className = value;
+        else if (key === "text") node.textContent = String(value);
+        else if (key.slice(0, 2) === "on") node.addEventListener(key.slice(2), value);
+        else node.setAttribute(key, value === true ? "" : String(value));
+      });
+    }
+    appendAll(node, children);
+    return node;
+  }
+
+  function appendAll(node, children) {
+    if (children === null || children === undefined) return node;
+    if (!Array.isArray(children)) children = [children];
+    children.forEach(function (child) {
+      if (child === null || child === undefined || child === false) return;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    });
+    return node;
+  }
+
+  function codePoints(text) { return Array.from(text || ""); }
+
+  function isInt(n) { return typeof n === "number" && isFinite(n) && Math.floor(n) === n; }
+
+  /**
+   * Render text with highlighted ranges.  ranges: [{start, end, cls}] in code
+   * points; overlapping ranges are allowed (a segment gets every class that
+   * covers it).  Returns a DocumentFragment of text nodes and <mark>s.
+   */
+  function highlighted(text, ranges) {
+    var cps = Array.isArray(text) ? text : codePoints(text);
+    var n = cps.length;
+    var valid = (ranges || []).filter(function (r) {
+      return r && isInt(r.start) && isInt(r.end) && r.start < r.end && r.start < n && r.end > 0;
+    }).map(function (r) {
+      return { start: Math.max(0, r.start), end: Math.min(n, r.end), cls: r.cls };
+    });
+    var cuts = [0, n];
+    valid.forEach(function (r) { cuts.push(r.start, r.end); });
+    cuts = Array.from(new Set(cuts)).sort(function (a, b) { return a - b; });
+
+    var frag = document.createDocumentFragment();
+    var lastKey = null, lastMark = null;
+    for (var i = 0; i + 1 < cuts.length; i++) {
+      var s = cuts[i], e = cuts[i + 1];
+      if (s >= e) continue;
+      var seg = cps.slice(s, e).join("");
+      var classes = [];
+      valid.forEach(function (r) {
+        if (r.start <= s && r.end >= e && classes.indexOf(r.cls) < 0) classes.push(r.cls);
+      });
+      classes.sort();
+      var key = classes.join(" ");
+      if (!key) {
+        frag.append(document.createTextNode(seg));
+        lastKey = null; lastMark = null;
+      } else if (key === lastKey && lastMark) {
+        lastMark.append(document.createTextNode(seg));
+      } else {
+        lastMark = el("mark", { class: key }, seg);
+        lastKey = key;
+        frag.append(lastMark);
+      }
+    }
+    return frag;
+  }
+
+  function formatDate(iso) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+    if (!m) return iso || "";
+    return m[1] + "年" + parseInt(m[2], 10) + "月" + parseInt(m[3], 10) + "日";
+  }
+
+  function announce(message) {
+    // Clear first so the same message twice is still announced.
+    live.textContent = "";
+    window.setTimeout(function () { live.textContent = message; }, 30);
+  }
+
+  function scrollToBottom() {
+    window.scrollTo({ top: document.documentElement.scrollHeight, behavior: "smooth" });
+  }
+
+  // ---------------------------------------------------------------- composer
+
+  function autosize() {
+    input.style.height = "";
+    if (!input.value) return; // one line (CSS min-height), even if the placeholder would wrap
+    var max = Math.round(window.innerHeight * 0.35);
+    input.style.height = Math.min(input.scrollHeight + 2, Math.max(max, 120)) + "px";
+  }
+
+  function updateCount() {
+    var n = codePoints(input.value).length;
+    if (n > MAX_QUESTION * 0.9) {
+      charCount.hidden = false;
+      charCount.textContent = n + " / " + MAX_QUESTION;
+      charCount.classList.toggle("over", n > MAX_QUESTION);
+    } else {
+      charCount.hidden = true;
+    }
+  }
+
+  function setBusy(busy) {
+    state.busy = busy;
+    sendBtn.disabled = busy;
+    sendBtn.setAttribute("aria-busy", busy ? "true" : "false");
+    form.classList.toggle("busy", busy);
+    thread.setAttribute("aria-busy", busy ? "true" : "false");
+    sendBtn.querySelector(".send-label").textContent = busy ? "稍候" : "发送";
+  }
+
+  function submitFromInput() {
+    if (state.busy) return;
+    var question = input.value;
+    if (!question.trim()) {
+      input.classList.add("shake");
+      window.setTimeout(function () { input.classList.remove("shake"); }, 400);
+      input.focus();
+      return;
+    }
+    input.value = "";
+    autosize();
+    updateCount();
+    ask(question);
+  }
+
+  // ---------------------------------------------------------------- thread
+
+  function hideWelcome() {
+    if (welcome && welcome.parentNode) welcome.remove();
+    newChatBtn.hidden = false;
+  }
+
+  function renderWelcome() {
+    var list = welcome.querySelector("#examples");
+    list.textContent = "";
+    EXAMPLES.forEach(function (q) {
+      list.append(el("li", null, el("button", {
+        type: "button",
+        class: "example",
+        onclick: function () { if (!state.busy) ask(q); }
+      }, q)));
+    });
+  }
+
+  function resetConversation() {
+    if (state.busy) return;
+    state.history = [];
+    thread.textContent = "";
+    thread.append(welcome);
+    newChatBtn.hidden = true;
+    input.value = "";
+    autosize();
+    input.focus();
+    announce("已开始新对话");
+  }
+
+  function appendUser(question) {
+    var node = el("div", { class: "msg msg-user" }, [
+      el("span", { class: "visually-hidden" }, "你问："),
+      el("div", { class: "bubble user-bubble" }, question)
+    ]);
+    thread.append(node);
+    return node;
+  }
+
+  function appendTyping() {
+    var node = el("div", { class: "msg msg-assistant msg-typing", "aria-hidden": "true" },
+      el("div", { class: "bubble typing-bubble" }, [
+        el("span", { class: "dots" }, [el("span"), el("span"), el("span")]),
+        el("span", { class: "typing-text" }, "正在查找相关新闻…")
+      ]));
+    thread.append(node);
+    return node;
+  }
+
+  function summarize(data) {
+    var answer = data.answer || {};
+    if (answer.text) return answer.text;
+    var items = (answer.items || []).map(function (it) { return it.text; }).filter(Boolean);
+    if (items.length) return items.join("、");
+    return "没有找到相关内容。";
+  }
+
+  /** Numbered citation chip for passage index i (0-based) of a reply. */
+  function chip(reply, i, extraClass) {
+    var p = reply.passages[i];
+    if (!p) return null;
+    var title = (p.source && p.source.title) || "";
+    return el("button", {
+      type: "button",
+      class: "cite-chip" + (extraClass ? " " + extraClass : ""),
+      "data-passage": i,
+      title: "查看原文：" + title,
+      "aria-label": "引用 " + (i + 1) + "：" + title + "，查看原文",
+      onclick: function (ev) { ev.stopPropagation(); openSource(reply, i); }
+    }, String(i + 1));
+  }
+
+  function chips(reply, indices) {
+    var seen = [];
+    (indices || []).forEach(function (i) {
+      if (isInt(i) && i >= 0 && i < reply.passages.length && seen.indexOf(i) < 0) seen.push(i);
+    });
+    if (!seen.length) return null;
+    return el("span", { class: "chips" }, seen.map(function (i) { return chip(reply, i); }));
+  }
+
+  /** The sentence around the answer span, with the span highlighted. */
+  function answerContext(reply) {
+    var answer = reply.answer;
+    var p = reply.passages[answer.passage];
+    if (!p || !Array.isArray(answer.span)) return null;
+    var cps = codePoints(p.text);
+    var a = answer.span[0], b = answer.span[1];
+    if (!isInt(a) || !isInt(b) || a < 0 || b > cps.length || a >= b) return null;
+    var stop = /[。！？!?；;\n]/;
+    var LIMIT = 70;
+    var s = a, e = b;
+    while (s > 0 && a - s < LIMIT && !stop.test(cps[s - 1])) s--;
+    while (e < cps.length && e - b < LIMIT && !stop.test(cps[e - 1] || "")) e++;
+    if (s === a && e === b) return null; // the answer is the whole sentence already
+    var before = s > 0 && !stop.test(cps[s - 1]) ? "…" : "";
+    var after = e < cps.length && !stop.test(cps[e - 1]) ? "…" : "";
+    var frag = highlighted(cps.slice(s, e), [{ start: a - s, end: b - s, cls: "answer" }]);
+    return el("blockquote", { class: "answer-context" }, [before, frag, after]);
+  }
+
+  function passageMeta(source) {
+    var parts = [];
+    if (source.section) parts.push(el("span", { class: "meta-section" }, source.section));
+    if (source.published) parts.push(el("time", { datetime: source.published }, formatDate(source.published)));
+    if (source.publisher) parts.push(el("span", { class: "meta-publisher" }, source.publisher));
+    if (source.attribution) parts.push(el("span", { class: "meta-attribution" }, source.attribution));
+    return parts.length ? el("div", { class: "passage-meta" }, parts) : null;
+  }
+
+  function passageCard(reply, i) {
+    var p = reply.passages[i];
+    var source = p.source || {};
+    var ranges = (p.highlights || []).map(function (h) {
+      return { start: h[0], end: h[1], cls: "term" };
+    });
+    var answer = reply.answer;
+    if (answer.passage === i && Array.isArray(answer.span)) {
+      ranges.push({ start: answer.span[0], end: answer.span[1], cls: "answer" });
+    }
+    var card = el("li", {
+      class: "passage-card",
+      "data-passage": i,
+      onclick: function () {
+        // Let people select text in a card without opening the source.
+        var sel = window.getSelection();
+        if (sel && String(sel).length) return;
+        openSource(reply, i);
+      }
+    }, [
+      el("div", { class: "passage-head" }, [
+        chip(reply, i, "passage-num"),
+        el("h4", { class: "passage-title" }, source.title || "（无标题）")
+      ]),
+      passageMeta(source),
+      el("p", { class: "passage-text" }, highlighted(p.text, ranges)),
+      el("div", { class: "passage-foot" }, [
+        el("span", { class: "passage-file", title: "来源文件" }, source.document || ""),
+        el("button", {
+          type: "button",
+          class: "link-btn",
+          onclick: function (ev) { ev.stopPropagation(); openSource(reply, i); }
+        }, "查看原文 ›")
+      ])
+    ]);
+    return card;
+  }
+
+  function passageList(reply, from, to) {
+    var list = el("ol", { class: "passage-list", start: from + 1 });
+    for (var i = from; i < to; i++) list.append(passageCard(reply, i));
+    return list;
+  }
+
+  /** Passage cards: the first few shown, the rest folded behind "更多段落". */
+  function passageSection(reply, found) {
+    var n = reply.passages.length;
+    var heading = (found ? "相关段落" : "最接近的段落") + "（" + n + "）";
+    if (!found) {
+      return el("details", { class: "passages passages-fold" }, [
+        el("summary", { class: "passages-title" }, heading), passageList(reply, 0, n)
+      ]);
+    }
+    var shown = n > VISIBLE_PASSAGES + 1 ? VISIBLE_PASSAGES : n;
+    var section = el("section", { class: "passages", "aria-label": heading }, [
+      el("h3", { class: "passages-title" }, heading), passageList(reply, 0, shown)
+    ]);
+    if (shown < n) {
+      section.append(el("details", { class: "passages-more" }, [
+        el("summary", null, "更多段落（" + (n - shown) + "）"), passageList(reply, shown, n)
+      ]));
+    }
+    return section;
+  }
+
+  function appendAnswer(data) {
+    var answer = data.answer || {};
+    var reply = {
+      id: ++state.replies,
+      question: data.question,
+      answer: {
+        text: typeof answer.text === "string" && answer.text ? answer.text : null,
+        passage: isInt(answer.passage) ? answer.passage : null,
+        span: Array.isArray(answer.span) ? answer.span : null,
+        items: Array.isArray(answer.items) ? answer.items.filter(function (it) { return it && it.text; }) : [],
+        confidence: typeof answer.confidence === "number" ? answer.confidence : null
+      },
+      passages: Array.isArray(data.passages) ? data.passages : []
+    };
+    var a = reply.answer;
+    var found = Boolean(a.text) || a.items.length > 0;
+    var body = el("div", { class: "bubble answer-bubble" });
+    var node = el("article", {
+      class: "msg msg-assistant" + (found ? "" : " msg-empty"),
+      "aria-label": "回答",
+      "data-reply": reply.id
+    }, body);
+
+    if (a.text) {
+      var main = el("div", { class: "answer" }, [
+        el("p", { class: "answer-label" }, "答案"),
+        el("p", { class: "answer-text" }, [
+          el("span", { class: "answer-value" }, a.text),
+          a.passage !== null ? chips(reply, [a.passage]) : null
+        ])
+      ]);
+      var ctx = answerContext(reply);
+      if (ctx) main.append(ctx);
+      body.append(main);
+    }
+
+    if (a.items.length) {
+      var list = el("ol", { class: "answer-items" });
+      a.items.forEach(function (item) {
+        list.append(el("li", { class: "answer-item" }, [
+          el("span", { class: "item-text" }, item.text),
+          chips(reply, item.passages)
+        ]));
+      });
+      body.append(el("div", { class: "answer answer-list" }, [
+        el("p", { class: "answer-label" }, "共找到 " + a.items.length + " 项"),
+        list
+      ]));
+    }
+
+    if (!found) {
+      body.append(el("div", { class: "no-answer" }, [
+        el("p", { class: "no-answer-title" }, "没有找到相关内容"),
+        el("p", { class: "no-answer-hint" }, reply.passages.length
+          ? "新闻里没有能直接回答这个问题的内容。可以换个说法再问，或看看下面最接近的段落。"
+          : "新闻里没有与这个问题相关的内容，可以换个说法再问。")
+      ]));
+    }
+
+    var metaBits = [];
+    if (found && a.confidence !== null) {
+      var pct = Math.round(a.confidence * 100);
+      metaBits.push(el("span", { class: "confidence" + (a.confidence < 0.35 ? " low" : "") },
+        "置信度 " + pct + "%" + (a.confidence < 0.35 ? "（仅供参考）" : "")));
+    }
+    if (typeof data.took_ms === "number") metaBits.push(el("span", null, "用时 " + Math.round(data.took_ms) + " 毫秒"));
+    if (metaBits.length) body.append(el("p", { class: "answer-meta" }, metaBits));
+
+    if (reply.passages.length) body.append(passageSection(reply, found));
+
+    thread.append(node);
+
+    var spoken = a.text ? "回答：" + a.text
+      : a.items.length ? "找到 " + a.items.length + " 项：" + a.items.map(function (it) { return it.text; }).join("、")
+      : "没有找到相关内容";
+    announce(spoken + (reply.passages.length ? "。附 " + reply.passages.length + " 个相关段落。" : "。"));
+    return node;
+  }
+
+  function appendError(message, question) {
+    var retry = el("button", {
+      type: "button",
+      class: "ghost-btn retry-btn",
+      onclick: function () { if (!state.busy) { node.remove(); ask(question, { retry: true }); } }
+    }, "重试");
+    var node = el("div", { class: "msg msg-assistant msg-error", role: "alert" },
+      el("div", { class: "bubble error-bubble" }, [
+        el("p", { class: "error-title" }, "出错了"),
+        el("p", { class: "error-message" }, message),
+        retry
+      ]));
+    thread.append(node);
+    return node;
+  }
+
+  // ---------------------------------------------------------------- ask
+
+  function errorMessage(status, data) {
+    var err = data && data.error;
+    if (err && typeof err === "object" && err.message) return String(err.message);
+    if (typeof err === "string" && err) return err;
+    if (status === 503) return "服务暂时不可用（HTTP 503），请稍后再试。";
+    return "服务器返回错误（HTTP " + status + "）。";
+  }
+
+  function ask(question, opts) {
+    if (state.busy) return;
+    hideWelcome();
+    var userNode = opts && opts.retry ? null : appendUser(question);
+    var history = state.history.slice(-MAX_HISTORY);
+    setBusy(true);
+    var typing = appendTyping();
+    announce("正在查找答案…");
+    scrollToBottom();
+
+    var done = function () {
+      typing.remove();
+      setBusy(false);
+    };
+
+    fetch("/api/ask", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify({ question: question, top_k: TOP_K, history: history })
+    }).then(function (resp) {
+      return resp.text().then(function (raw) {
+        var data = null;
+        try { data = raw ? JSON.parse(raw) : null; } catch (e) { data = null; }
+        if (!resp.ok) throw { shown: errorMessage(resp.status, data) };
+        if (!data || typeof data !== "object" || !data.answer || typeof data.answer !== "object") {
+          throw { shown: "服务器返回了无法识别的数据。" };
+        }
+        return data;
+      });
+    }).then(function (data) {
+      done();
+      var node = appendAnswer(data);
+      state.history.push({ role: "user", content: question }, { role: "assistant", content: summarize(data) });
+      (userNode || node).scrollIntoView({ behavior: "smooth", block: "start" });
+    }, function (err) {
+      done();
+      var message = err && err.shown ? err.shown
+        : "网络错误：无法连接到服务器" + (err && err.message ? "（" + err.message + "）" : "") + "，请检查网络后重试。";
+      appendError(message, question);
+      announce("出错了：" + message);
+      scrollToBottom();
+    });
+  }
+
+  // ---------------------------------------------------------------- source view
+
+  function loadDocument(id) {
+    if (!state.docs.has(id)) {
+      var promise = fetch("/api/documents/" + encodeURIComponent(id), { headers: { "Accept": "application/json" } })
+        .then(function (resp) {
+          return resp.text().then(function (raw) {
+            var data = null;
+            try { data = raw ? JSON.parse(raw) : null; } catch (e) { data = null; }
+            if (!resp.ok) throw { shown: errorMessage(resp.status, data) };
+            if (!data || typeof data.text !== "string") throw { shown: "服务器返回了无法识别的原文数据。" };
+            return data;
+          });
+        });
+      promise.catch(function () { state.docs.delete(id); });
+      state.docs.set(id, promise);
+    }
+    return state.docs.get(id);
+  }
+
+  /**
+   * Map code-point offsets of a (cleaned) passage text onto the original
+   * document: the passage equals the original range with whitespace removed.
+   * Returns an array (passage index -> original index, null for whitespace),
+   * or null if the texts do not line up.
+   */
+  function alignPassage(origCps, start, end, passCps) {
+    var map = new Array(passCps.length);
+    var j = start;
+    var ws = /\s/;
+    for (var i = 0; i < passCps.length; i++) {
+      var c = passCps[i];
+      if (ws.test(c)) { map[i] = null; continue; }
+      while (j < end && ws.test(origCps[j])) j++;
+      if (j >= end || origCps[j] !== c) return null;
+      map[i] = j++;
+    }
+    return map;
+  }
+
+  function openSource(reply, i) {
+    var p = reply.passages[i];
+    if (!p || !p.source) return;
+    var source = p.source;
+    var dialog = $("source-view");
+    var textBox = $("source-text");
+    var status = $("source-status");
+    var article = $("source-article");
+
+    $("source-title").textContent = source.title || source.document || "原文";
+    var meta = [source.document, formatDate(source.published), source.publisher].filter(Boolean);
+    $("source-meta").textContent = meta.join(" · ");
+    article.hidden = true;
+    textBox.textContent = "";
+    status.textContent = "正在加载原文…";
+    status.className = "source-status";
+    dialog.setAttribute("data-state", "loading");
+    $("source-jump").hidden = true;
+    state.source = null;
+    if (!dialog.open) dialog.showModal();
+
+    var token = {};
+    dialog._token = token;
+    loadDocument(source.document).then(function (doc) {
+      if (dialog._token !== token) return;
+      var cps = codePoints(doc.text);
+      var start = source.char_start, end = source.char_end;
+      if (!isInt(start) || !isInt(end) || start < 0 || end > cps.length || start >= end) {
+        throw { shown: "引用位置无效（" + start + "–" + end + "）。" };
+      }
+      $("source-title").textContent = doc.title || source.title || doc.id;
+      $("source-meta").textContent = [doc.id, formatDate(doc.published), doc.publisher].filter(Boolean).join(" · ");
+
+      var info = [];
+      var art = (doc.articles || []).find(function (x) {
+        return isInt(x.char_start) && isInt(x.char_end) && x.char_start <= start && end <= x.char_end;
+      });
+      if (art && art.title) info.push("引用出自：" + art.title);
+      if (source.section) info.push(source.section);
+      if (source.attribution) info.push(source.attribution);
+      if (info.length) { article.textContent = info.join(" · "); article.hidden = false; }
+
+      // Answer span inside this passage, mapped onto the original text.
+      var inner = null;
+      if (reply.answer.passage === i && Array.isArray(reply.answer.span)) {
+        var map = alignPassage(cps, start, end, codePoints(p.text));
+        if (map) {
+          var idx = map.slice(reply.answer.span[0], reply.answer.span[1]).filter(function (x) { return x !== null && x !== undefined; });
+          if (idx.length) inner = [idx[0], idx[idx.length - 1] + 1];
+        }
+      }
+
+      var mark = el("mark", { class: "cite", id: "source-cite" });
+      if (inner) {
+        mark.append(
+          cps.slice(start, inner[0]).join(""),
+          el("mark", { class: "answer" }, cps.slice(inner[0], inner[1]).join("")),
+          cps.slice(inner[1], end).join(""));
+      } else {
+        mark.append(cps.slice(start, end).join(""));
+      }
+      textBox.append(cps.slice(0, start).join(""), mark, cps.slice(end).join(""));
+      status.textContent = "";
+      state.source = { mark: mark };
+      $("source-jump").hidden = false;
+      dialog.setAttribute("data-state", "ready");
+      window.requestAnimationFrame(function () { scrollToCite(mark, false); });
+    }).catch(function (err) {
+      if (dialog._token !== token) return;
+      status.textContent = "无法加载原文：" + (err && err.shown ? err.shown : "网络错误" + (err && err.message ? "（" + err.message + "）" : ""));
+      status.className = "source-status error";
+      dialog.setAttribute("data-state", "error");
+    });
+  }
+
+  /** Bring the cited passage into view: centred, or its start if it is taller than the view. */
+  function scrollToCite(mark, smooth) {
+    var body = $("source-body");
+    var tall = mark.getBoundingClientRect().height > body.clientHeight * 0.7;
+    mark.scrollIntoView({ block: tall ? "start" : "center", behavior: smooth ? "smooth" : "auto" });
+  }
+
+  function closeSource() {
+    var dialog = $("source-view");
+    if (dialog.open) dialog.close();
+  }
+
+  // ---------------------------------------------------------------- wiring
+
+  function init() {
+    thread = $("thread");
+    welcome = $("welcome");
+    form = $("ask-form");
+    input = $("question");
+    sendBtn = $("send");
+    live = $("live");
+    charCount = $("char-count");
+    newChatBtn = $("new-chat");
+
+    renderWelcome();
+
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      submitFromInput();
+    });
+    input.addEventListener("keydown", function (ev) {
+      // Enter sends; Shift+Enter is a newline; never send while an IME is composing.
+      if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
+        ev.preventDefault();
+        submitFromInput();
+      }
+    });
+    input.addEventListener("input", function () { autosize(); updateCount(); });
+    newChatBtn.addEventListener("click", resetConversation);
+
+    var dialog = $("source-view");
+    $("source-close").addEventListener("click", closeSource);
+    $("source-jump").addEventListener("click", function () {
+      if (state.source) scrollToCite(state.source.mark, true);
+    });
+    dialog.addEventListener("click", function (ev) {
+      if (ev.target === dialog) closeSource(); // click on the backdrop
+    });
+    dialog.addEventListener("close", function () {
+      dialog._token = null;
+      dialog.removeAttribute("data-state");
+    });
+
+    autosize();
+    input.focus();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

@@ -1,0 +1,37 @@
+"""Character classes and small string helpers shared by the text stages."""
+
+from __future__ import annotations
+
+import re
+
+# CJK ideographs (incl. extension A and compatibility) plus the CJK symbol and
+# full-width punctuation blocks: spacing between any of these is typesetting, not content.
+CJK_CHAR = r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+IDEOGRAPH = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RE = re.compile(f"[{CJK_CHAR}]")
+_IDEO_RE = re.compile(f"[{IDEOGRAPH}]")
+
+# Where a sentence ends.  Closing quotes/brackets that follow stay with it.
+SENTENCE_END = "。！？!?；;…"
+CLOSERS = "”’」』）)】》\"'"
+# A line ending in one of these cannot end a paragraph.
+CONTINUATION_END = "，,、：:—-（(“‘《【"
+# Trailing attribution like （新安路街道） or (区侨联).
+ATTRIBUTION_TAIL = re.compile(r"[（(]([^（）()，。,\s]{2,20})[）)]\s*$")
+
+
+def is_cjk(ch: str) -> bool:
+    return bool(_CJK_RE.match(ch))
+
+
+def is_ideograph(ch: str) -> bool:
+    return bool(_IDEO_RE.match(ch))
+
+
+def ideograph_count(s: str) -> int:
+    return len(_IDEO_RE.findall(s))
+
+
+def strip_ws(s: str) -> str:
+    """The text with all whitespace removed: what citations are compared on."""
+    return re.sub(r"\s", "", s)
