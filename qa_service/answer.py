@@ -27,49 +27,95 @@ FOCUS_WEIGHT = 3.0
 ITEM_TOPIC_THRESHOLD = 0.4
 ANSWER_PASSAGES = 5
 
-_WH = re.compile(r"^(?:谁|哪些|哪几个|哪几位|哪几|哪个|哪位|哪里|哪儿|哪|什么时候|什么|多少|几|何时|如何|怎样|怎么|为何|为什么|是否)$")
+_WH = re.compile(
+    r"^(?:谁|哪些|哪几个|哪几位|哪几|哪个|哪位|哪里|哪儿|哪|什么时候|什么|多少|几|何时|如何|怎样|怎么|为何|为什么|是否)$"
+)
 _LIST_Q = re.compile(r"(?:哪些|哪几个|哪几位|哪几家|哪几|有哪|都有谁|包括哪|分别是|几个)")
-_LIST_TYPE = re.compile(r"(?:哪些|哪几个|哪几位|哪几家|哪几|哪)([\u4e00-\u9fff]{1,4}?)(?:开展|召开|参加|进行|出席|陪同|在|被|有|对|受|获|做|作|举行|督导|察看|提出|实施|发放|申报|是|了|\W|$)")
 _NUMBER_Q = re.compile(r"多少|几[个项次名家人条万亿天年月]|百分之|比例|增长|数量|金额")
 _DATE_Q = re.compile(r"什么时候|何时|哪天|哪一天|几月几日|几号|哪一年|日期|时间")
 _WHO_Q = re.compile(r"谁|哪位|何人|什么人")
 _ROLE = re.compile(r"书记|区长|县长|市长|镇长|主席|部长|主任|局长|委员|组长|常委|指挥长|负责人")
 
-PERSON_TYPES = {"人", "领导", "干部", "同志", "人员", "区领导", "负责人", "官员", "位领导"}
-ORG_TYPES = {"单位", "部门", "机构", "组织", "区直部门", "区直单位", "企业", "公司"}
-PLACE_TYPES = {"地方", "地区", "县市区", "区县", "县区", "市县", "县市", "城市", "区域"}
-ORG_SUFFIXES = ("局", "委", "办", "会", "院", "所", "中心", "公司", "联", "协", "街道", "镇", "管委会", "队", "站", "集团", "部")
+# Head nouns a 哪些… question asks to list, longest first within each kind.
+PERSON_HEADS = ("区领导", "负责人", "领导", "干部", "同志", "人员", "官员", "书记", "人")
+ORG_HEADS = ("单位", "部门", "机构", "组织", "企业", "公司", "学校", "医院")
+PLACE_HEADS = ("县市区", "县区", "区县", "市县", "县市", "城市", "地区", "区域")
+SPOT_HEADS = ("地方", "地点", "场所", "点位", "小区", "市场", "景点")
+ORG_SUFFIXES = (
+    "局",
+    "委",
+    "办",
+    "会",
+    "院",
+    "所",
+    "中心",
+    "公司",
+    "联",
+    "协",
+    "街道",
+    "镇",
+    "管委会",
+    "队",
+    "站",
+    "集团",
+    "部",
+)
 PLACE_SUFFIXES = ("市", "县", "区", "镇", "乡", "街道", "省")
 _GENERIC = re.compile(r"^(?:各|全|本|该|我|两|多|每|其他|有关|相关|辖区|城区|社区|街道|乡镇|城市|省市|全区|全市|全县)")
+_LIST_WH = re.compile(r"哪几位|哪几个|哪几家|哪几|哪些|哪个|哪")
+_LIST_BEFORE = re.compile(r"(?:都有|有|是|包括|分别是|都是)(?:哪些|哪几个|哪几位|哪几)[？?。\s]*$")
+_ROLE_NAME = re.compile(r"(?:书记|区长|县长|市长|镇长|主席|部长|主任|局长|组长|指挥长|委员|常委)([\u4e00-\u9fff]{2,3})")
+_ENUM = re.compile(r"[\u4e00-\u9fff]{2,12}(?:、[\u4e00-\u9fff]{2,12})+")
+_ENUM_TAIL = re.compile(r"等(?:处|地|单位|部门|人|项|个)?.*$")
 
 
 @dataclass
 class ListSpec:
-    kind: str  # "suffix", "person"
+    kind: str  # "person", "suffix" (names ending in ``suffixes``) or "spot" (places in an enumeration)
     suffixes: tuple[str, ...] = ()
     label: str = ""
+
+
+def _heads_in(text: str) -> list[str]:
+    """Type nouns in a short phrase, left to right (镇和街道 -> [镇, 街道])."""
+    lexicon = sorted(set(PERSON_HEADS + ORG_HEADS + PLACE_HEADS + SPOT_HEADS + NAME_SUFFIXES), key=len, reverse=True)
+    found, i = [], 0
+    while i < len(text):
+        for h in lexicon:
+            if text.startswith(h, i):
+                found.append(h)
+                i += len(h)
+                break
+        else:
+            i += 1
+    return found
 
 
 def list_spec(question: str) -> ListSpec | None:
     """What a 哪些… question asks to list, or None if it is not a list question."""
     if not _LIST_Q.search(question):
         return None
-    m = _LIST_TYPE.search(question)
-    word = m.group(1) if m else ""
-    if not word or _WHO_Q.search(question) and not word:
-        return ListSpec("person", label="人")
-    if word in PERSON_TYPES or word.endswith(("领导", "人", "干部")):
-        return ListSpec("person", label=word)
-    if word in ORG_TYPES or word.endswith(("单位", "部门", "机构")):
-        return ListSpec("suffix", ORG_SUFFIXES, word)
-    if word in PLACE_TYPES or word.startswith(("县", "市", "区")) and len(word) > 1:
-        return ListSpec("suffix", PLACE_SUFFIXES, word)
-    for s in sorted(NAME_SUFFIXES, key=len, reverse=True):
-        if word.endswith(s):
-            return ListSpec("suffix", (s,), word)
-    if word.endswith(("街", "路")):
-        return ListSpec("suffix", ("街道",), word)
-    return ListSpec("suffix", ORG_SUFFIXES, word) if word in {"家", "个"} else None
+    m = _LIST_WH.search(question)
+    after = question[m.end() : m.end() + 7] if m else ""
+    after = re.split(r"[，,。？?！!的]", after)[0]
+    heads = _heads_in(after)
+    if not heads and m and (b := _LIST_BEFORE.search(question)):
+        heads = _heads_in(question[max(0, b.start() - 6) : b.start()])[-1:]
+    if not heads and m and question[m.start() : m.end()] == "哪几位":
+        heads = ["人"]
+    if not heads:
+        return None
+    head = heads[0]
+    label = "".join(heads)
+    if head in PERSON_HEADS:
+        return ListSpec("person", label=label)
+    if head in ORG_HEADS:
+        return ListSpec("suffix", ORG_SUFFIXES, label)
+    if head in PLACE_HEADS:
+        return ListSpec("suffix", PLACE_SUFFIXES, label)
+    if head in SPOT_HEADS:
+        return ListSpec("spot", label=label)
+    return ListSpec("suffix", tuple(h for h in heads if h in NAME_SUFFIXES), label)
 
 
 def focus_terms(tokenizer: Tokenizer, question: str) -> set[str]:
@@ -104,6 +150,7 @@ class Scorer:
         idf: Callable[[str], float],
         max_idf: float,
         exclude: tuple[str, ...] = (),
+        known_only: bool = False,
     ) -> None:
         focus = focus_terms(tokenizer, query.question)
         self.weights: dict[str, float] = {}
@@ -114,7 +161,12 @@ class Scorer:
             if weight <= 0:
                 grams = [w[i : i + 2] for i in range(len(w) - 1)]
                 known = [idf(g) for g in grams if idf(g) > 0]
-                weight = sum(known) / len(known) if known and len(known) == len(grams) else max_idf
+                if known and len(known) == len(grams):
+                    weight = sum(known) / len(known)
+                elif known_only:
+                    continue  # words the corpus lacks cannot tell its passages apart
+                else:
+                    weight = max_idf
             if w in focus:
                 weight *= FOCUS_WEIGHT
             self.weights[w] = weight
@@ -177,16 +229,69 @@ def best_sentence(scorer: Scorer, question: str, hits: Sequence[Hit]) -> tuple[i
     return p, s, e, cov
 
 
+def _person_names(text: str) -> list[str]:
+    names = [w for w, flag in pseg.cut(text) if flag == "nr" and 2 <= len(w) <= 4]
+    for m in _ROLE_NAME.finditer(text):
+        three, two = m.group(1), m.group(1)[:2]
+        names.append(two if len(three) == 3 and text.count(two) > text.count(three) else three)
+    return names
+
+
+def _org_names(tokenizer: Tokenizer, text: str, suffixes: tuple[str, ...]) -> list[str]:
+    words = tokenizer.words(text)
+    out = []
+    for i, w in enumerate(words):
+        # 区 + 法院 -> 区法院: a one-character administrative prefix belongs to the name.
+        if i and words[i - 1] in ("区", "县", "市", "镇", "省") and len(w) >= 2:
+            w = words[i - 1] + w
+        if not w.endswith(suffixes) or _GENERIC.match(w) or not re.fullmatch(r"[\u4e00-\u9fff]+", w):
+            continue
+        suffix = next(s for s in suffixes if w.endswith(s))
+        if len(w) - len(suffix) >= 2 or (len(w) >= 3 and len(suffix) == 1):
+            out.append(w)
+    return out
+
+
+def _trim_first(item: str) -> str:
+    """先后察看和谐家园 -> 和谐家园: drop the verb phrase glued before an enumeration's first item."""
+    pairs = list(pseg.cut(item))
+    cut = max((i + 1 for i, (_, f) in enumerate(pairs) if f[:1] in ("v", "p", "d", "c")), default=0)
+    rest = "".join(w for w, _ in pairs[cut:])
+    return rest if len(rest) >= 2 else item
+
+
+def _trim_last(item: str) -> str:
+    """如意街小区等处 -> 如意街小区; 陆一凡参加会议 -> 陆一凡."""
+    item = _ENUM_TAIL.sub("", item)
+    pairs = list(pseg.cut(item))
+    for i, (_, f) in enumerate(pairs):
+        if i and f[:1] in ("v", "p", "d", "u"):
+            return "".join(w for w, _ in pairs[:i])
+    return item
+
+
+def enumerations(text: str) -> list[list[str]]:
+    """The 、-separated lists in a text, with the words glued to their ends trimmed off."""
+    out = []
+    for m in _ENUM.finditer(text):
+        items = m.group().split("、")
+        items[0] = _trim_first(items[0])
+        items[-1] = _trim_last(items[-1])
+        out.append([i for i in items if 2 <= len(i) <= 12])
+    return out
+
+
 def find_entities(spec: ListSpec, tokenizer: Tokenizer, text: str) -> list[str]:
     if spec.kind == "person":
-        return [w for w, flag in pseg.cut(text) if flag == "nr" and 2 <= len(w) <= 4]
-    out = []
-    for w in tokenizer.words(text):
-        if w.endswith(spec.suffixes) and len(w) >= 3 and not _GENERIC.match(w) and re.fullmatch(r"[\u4e00-\u9fff]+", w):
-            suffix = next(s for s in spec.suffixes if w.endswith(s))
-            if len(w) - len(suffix) >= 2 or len(w) >= 3 and suffix in ("局", "委", "联", "协", "办"):
-                out.append(w)
-    return out
+        names = _person_names(text)
+        for items in enumerations(text):
+            # A list that names two known people names people throughout (游野 is not tagged as a name).
+            if sum(any(n == i or i.endswith(n) for n in names) for i in items) >= 2:
+                names.extend(i for i in items if 2 <= len(i) <= 4)
+        return names
+    if spec.kind == "spot":
+        return [i for items in enumerations(text) for i in items]
+    return _org_names(tokenizer, text, spec.suffixes)
 
 
 def list_items(
@@ -206,12 +311,19 @@ def list_items(
         if hit.score < 0.3 * top:
             break
         c = hit.chunk
-        context = f"{c.title} {c.text}"
+        context = f"{c.title} {c.section or ''} {c.publisher or ''} {c.text}"
         if topic.coverage(context) < ITEM_TOPIC_THRESHOLD:
             continue
-        names = find_entities(spec, tokenizer, context)
-        if c.attribution and any(c.attribution.endswith(s) for s in spec.suffixes) and spec.kind == "suffix":
-            names.append(c.attribution)
+        if spec.kind == "spot":
+            # Places are listed in the sentence that is about the question, not anywhere in the passage.
+            spans = sentence_spans(c.text)
+            best = max(spans, key=lambda sp: topic.coverage(c.text[sp[0] : sp[1]]), default=None)
+            names = find_entities(spec, tokenizer, c.text[best[0] : best[1]]) if best else []
+        else:
+            names = find_entities(spec, tokenizer, f"{c.title}。{c.text}")
+        for meta in (c.attribution, c.section):
+            if spec.kind == "suffix" and meta and meta.endswith(spec.suffixes) and len(meta) <= 14:
+                names.append(meta)
         for n in names:
             if n in asked:
                 continue  # the question's own subject is not an answer to it
@@ -221,6 +333,27 @@ def list_items(
     # A name inside a longer found name (南路街道 in 紫荆山南路街道) is the same thing.
     names = [n for n in found if not any(n != m and n in m for m in found)]
     return [(n, found[n]) for n in names]
+
+
+_MONTH_DAY = re.compile(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]")
+
+
+def dated(question: str, pool: Sequence[Hit]) -> list[Hit]:
+    """Keep the passages published on a date the question names (4月16日那期…), if any are."""
+    wanted = set()
+    for y, mo, d in _MONTH_DAY.findall(question):
+        wanted.add((y or None, int(mo), int(d)))
+    if not wanted:
+        return list(pool)
+
+    def match(published: str | None) -> bool:
+        if not published:
+            return False
+        y, mo, d = published.split("-")
+        return any((wy is None or wy == y) and wm == int(mo) and wd == int(d) for wy, wm, wd in wanted)
+
+    kept = [h for h in pool if match(h.chunk.published)]
+    return kept or list(pool)
 
 
 def highlights(tokenizer: Tokenizer, query: Query, text: str) -> list[list[int]]:
@@ -254,8 +387,8 @@ def compose(
     spec = list_spec(query.question) or (list_spec(query.text) if query.followup else None)
     items: list[tuple[str, list[int]]] = []
     if spec is not None:
-        topic = Scorer(tokenizer, query, idf, max_idf, exclude=(spec.label, *spec.suffixes))
-        raw = list_items(spec, tokenizer, topic, query.text, pool)
+        topic = Scorer(tokenizer, query, idf, max_idf, exclude=(spec.label, *spec.suffixes), known_only=True)
+        raw = list_items(spec, tokenizer, topic, query.text, dated(query.text, pool))
         needed = sorted({p for _, ps in raw for p in ps})
         keep = sorted(set(range(len(passages))) | set(needed))
         passages = [pool[i] for i in keep]

@@ -85,10 +85,12 @@ def parse_ask(data: dict[str, Any], s: Settings) -> tuple[str, list[dict[str, st
             or not isinstance(turn.get("content"), str)
         ):
             raise ApiError(
-                400, "invalid_field", f"'history[{i}]' must be {{\"role\": \"user\"|\"assistant\", \"content\": str}}."
+                400, "invalid_field", f'\'history[{i}]\' must be {{"role": "user"|"assistant", "content": str}}.'
             )
         if len(turn["content"]) > s.max_history_chars:
-            raise ApiError(400, "history_too_long", f"'history[{i}].content' is longer than {s.max_history_chars} characters.")
+            raise ApiError(
+                400, "history_too_long", f"'history[{i}].content' is longer than {s.max_history_chars} characters."
+            )
         clean_history.append({"role": turn["role"], "content": turn["content"]})
     explain = data.get("explain", False)
     if not isinstance(explain, bool):
@@ -137,7 +139,9 @@ def healthz():
     svc = current_app.extensions.get("qa_service")
     if svc is None:
         return error_response(503, "index_not_ready", current_app.extensions.get("qa_index_error", "index not loaded"))
-    return jsonify({"status": "ok", "mode": svc.mode, "passages": len(svc.index), "documents": len(svc.index.documents)})
+    return jsonify(
+        {"status": "ok", "mode": svc.mode, "passages": len(svc.index), "documents": len(svc.index.documents)}
+    )
 
 
 @api.get("/")

@@ -81,7 +81,13 @@ class BM25:
         indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
         np.cumsum(np.bincount(t, minlength=len(vocab)), out=indptr[1:])
         return cls(
-            vocab, indptr, d[order].astype(np.int32), w[order].astype(np.float32), n_docs, params, idf.astype(np.float32)
+            vocab,
+            indptr,
+            d[order].astype(np.int32),
+            w[order].astype(np.float32),
+            n_docs,
+            params,
+            idf.astype(np.float32),
         )
 
     @property

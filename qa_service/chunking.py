@@ -75,7 +75,7 @@ def chunk_article(article: Article, original: str, settings: ChunkSettings = Chu
             groups.append(cur)
             last = cur[-1]
             overlap = [last] if last[1] - last[0] <= settings.overlap_max and len(cur) > 1 else []
-            cur = overlap + [sp]
+            cur = [*overlap, sp]
         else:
             cur.append(sp)
     if cur:

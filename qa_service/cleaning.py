@@ -37,7 +37,9 @@ _BOILERPLATE_SHORT = re.compile(
     r"^原标题[:：])",
     re.IGNORECASE,
 )
-_DISCLAIMER = re.compile(r"仅代表(?:该)?作者.{0,20}观点|不代表.{0,20}(?:观点|立场)|申请.{0,10}号请用电脑访问|转载请注明")
+_DISCLAIMER = re.compile(
+    r"仅代表(?:该)?作者.{0,20}观点|不代表.{0,20}(?:观点|立场)|申请.{0,10}号请用电脑访问|转载请注明"
+)
 
 # A paragraph that starts like this begins something new, whatever the line before looked like.
 PARAGRAPH_MARKER = re.compile(

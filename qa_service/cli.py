@@ -142,18 +142,20 @@ def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
     )
     cmd = [
         gunicorn,
-        "--bind", f"[{s.host}]:{s.port}" if ":" in s.host else f"{s.host}:{s.port}",
-        "--workers", str(s.workers),
+        "--bind",
+        f"[{s.host}]:{s.port}" if ":" in s.host else f"{s.host}:{s.port}",
+        "--workers",
+        str(s.workers),
         "--preload",  # load the index once; workers share its pages
-        "--timeout", "60",
-        "--graceful-timeout", "10",
-        "--log-level", s.log_level.lower(),
-        "--access-logfile", "-" if s.log_level == "DEBUG" else "",
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "10",
+        "--log-level",
+        s.log_level.lower(),
+        # No gunicorn access log: the app logs every request with its latency.
         "qa_service.wsgi:app",
     ]
-    cmd = [c for c in cmd if c != ""]
-    if "--access-logfile" in cmd and cmd[cmd.index("--access-logfile") + 1] == "--log-level":
-        cmd.remove("--access-logfile")
     log.info("serving on http://%s:%d/ with %d workers", s.host, s.port, s.workers)
     sys.stdout.flush()
     os.execve(gunicorn, cmd, env)

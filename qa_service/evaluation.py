@@ -126,7 +126,9 @@ def cmrc_documents(path: str | Path) -> tuple[list[Document], list[tuple[str, st
     for article in data["data"]:
         for n, para in enumerate(article["paragraphs"]):
             pid = para.get("id") or f"{article.get('id', len(docs))}-{n}"
-            docs.append(Document(id=pid, text=para["context"], path=str(path), format="jsonl", title=article.get("title")))
+            docs.append(
+                Document(id=pid, text=para["context"], path=str(path), format="jsonl", title=article.get("title"))
+            )
             for qa in para["qas"]:
                 qs.append((qa["question"], pid, [a["text"] for a in qa.get("answers", [])]))
     return docs, qs
@@ -181,8 +183,11 @@ def run_eval(args: argparse.Namespace, s: Settings) -> int:
         return 0
     print(f"tokenizer: {out['tokenizer']}")
     if "seed" in out:
-        print(f"\nseed set ({seed_path.name}; {sum(out['seed']['questions'].values())} questions: "
-              + ", ".join(f"{v} {k}" for k, v in out["seed"]["questions"].items()) + ")")
+        print(
+            f"\nseed set ({seed_path.name}; {sum(out['seed']['questions'].values())} questions: "
+            + ", ".join(f"{v} {k}" for k, v in out["seed"]["questions"].items())
+            + ")"
+        )
         for k, v in out["seed"].items():
             if k != "questions":
                 print(f"  {k:<28}{v}")

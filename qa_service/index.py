@@ -23,7 +23,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -61,8 +61,8 @@ class IndexCorrupt(IndexError_):
 
 @dataclass(frozen=True)
 class IndexSettings:
-    bm25: BM25Params = BM25Params()
-    chunks: ChunkSettings = ChunkSettings()
+    bm25: BM25Params = field(default_factory=BM25Params)
+    chunks: ChunkSettings = field(default_factory=ChunkSettings)
     bigrams: bool = True
     title_in_passages: bool = True  # index each passage with its article title
 
@@ -116,13 +116,17 @@ class EmbeddedIndex:
 
     # -- building -------------------------------------------------------
     @classmethod
-    def build(cls, corpus: Corpus, settings: IndexSettings = IndexSettings(), show_progress: bool = False) -> EmbeddedIndex:
+    def build(
+        cls, corpus: Corpus, settings: IndexSettings = IndexSettings(), show_progress: bool = False
+    ) -> EmbeddedIndex:
         t0 = time.perf_counter()
         tokenizer = Tokenizer(learn_names(corpus.articles), bigrams=settings.bigrams)
         texts = (
             (f"{c.title} {c.section or ''} {c.text}" if settings.title_in_passages else c.text) for c in corpus.chunks
         )
-        tokens = (tokenizer.tokens(t) for t in progress(texts, "tokenizing", "passage", show_progress, len(corpus.chunks)))
+        tokens = (
+            tokenizer.tokens(t) for t in progress(texts, "tokenizing", "passage", show_progress, len(corpus.chunks))
+        )
         bm25 = BM25.build(tokens, settings.bm25)
         chunk_text, chunk_bounds = _pack([c.text for c in corpus.chunks])
         chunk_meta = np.array(
@@ -213,9 +217,7 @@ class EmbeddedIndex:
             return None
         a, b = self._doc_bounds[pos], self._doc_bounds[pos + 1]
         text = bytes(self._doc_text[a:b]).decode("utf-8")
-        arts = [
-            {k: v for k, v in art.items() if k != "document"} for art in self.articles if art["document"] == doc_id
-        ]
+        arts = [{k: v for k, v in art.items() if k != "document"} for art in self.articles if art["document"] == doc_id]
         return {**self.documents[pos], "text": text, "articles_list": arts}
 
     # -- persistence ----------------------------------------------------

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 
 from .models import Document
 
@@ -117,9 +118,9 @@ def parse_jsonl(text: str, path: str) -> Iterator[Document]:
             log.warning("%s:%d: skipping record without string 'id' and 'text'", path, lineno)
             continue
 
-        def opt(key: str) -> str | None:
+        def opt(key: str, rec: dict = rec) -> str | None:
             v = rec.get(key)
-            return str(v).strip() or None if v is not None else None
+            return (str(v).strip() or None) if v is not None else None
 
         yield Document(
             id=str(rec["id"]),
@@ -150,11 +151,32 @@ def normalise_date(value: str | None) -> str | None:
 
 
 class _TextExtractor(HTMLParser):
-    BLOCK = {
-        "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table",
-        "section", "article", "header", "footer", "blockquote", "pre", "hr", "dd", "dt",
+    BLOCK: ClassVar[set[str]] = {
+        "p",
+        "div",
+        "br",
+        "li",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "table",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "blockquote",
+        "pre",
+        "hr",
+        "dd",
+        "dt",
     }
-    SKIP = {"script", "style", "noscript", "template", "svg", "head", "nav"}
+    SKIP: ClassVar[set[str]] = {"script", "style", "noscript", "template", "svg", "head", "nav"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

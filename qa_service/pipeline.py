@@ -44,7 +44,9 @@ def process_document(doc: Document, settings: ChunkSettings) -> tuple[list[Artic
     return articles, chunks
 
 
-def build_corpus(paths: Iterable[str | Path], settings: ChunkSettings = ChunkSettings(), show_progress: bool = False) -> Corpus:
+def build_corpus(
+    paths: Iterable[str | Path], settings: ChunkSettings = ChunkSettings(), show_progress: bool = False
+) -> Corpus:
     """Load every file under ``paths`` and run it through clean, segment and chunk."""
     paths = [str(Path(p).resolve()) for p in paths]
     return corpus_from_documents(list(load_paths(paths)), settings, show_progress, paths)

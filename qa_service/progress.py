@@ -9,8 +9,10 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def progress(items: Iterable[T], desc: str, unit: str = "it", enabled: bool = True, total: int | None = None) -> Iterator[T]:
-    if not enabled or not sys.stderr.isatty() and not _forced():
+def progress(
+    items: Iterable[T], desc: str, unit: str = "it", enabled: bool = True, total: int | None = None
+) -> Iterator[T]:
+    if not enabled or (not sys.stderr.isatty() and not _forced()):
         yield from items
         return
     from tqdm import tqdm

@@ -75,8 +75,14 @@ class Retriever:
         self.index = index
 
     def query(self, question: str, history: Sequence[dict[str, str]] = ()) -> Query:
-        text, followup = rewrite(self.index.tokenizer, question, history)
-        return Query(question=question, text=text, tokens=self.index.tokenizer.tokens(text), followup=followup)
+        tok = self.index.tokenizer
+        text, followup = rewrite(tok, question, history)
+        tokens = tok.tokens(text)
+        if followup:
+            # What the follow-up itself names (工业路街道) is its point: count it twice more,
+            # so the carried topic does not pull back the earlier subject's passages.
+            tokens += tok.tokens(question) * 2
+        return Query(question=question, text=text, tokens=tokens, followup=followup)
 
     def search(self, query: Query, k: int) -> list[Hit]:
         return [

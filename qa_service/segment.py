@@ -26,15 +26,21 @@ from .models import Article, CleanText, Document
 from .text import ATTRIBUTION_TAIL, SENTENCE_END, ideograph_count
 
 _HEADER = re.compile(r"^(?P<pub>\S(?:.{0,30}?\S)?)\s*(?P<date>\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)$")
-_DATE_LINE = re.compile(r"^(?:发布时间[:：]\s*)?\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$")
+_DATE_LINE = re.compile(
+    r"^(?:发布时间[:：]\s*)?\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$"
+)
 _SOURCE_LINE = re.compile(r"^(?:来源|稿源|出处)\s*[:：]\s*(?P<pub>\S.{0,40})$")
-_NUMBERED_HEADING = re.compile(r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)]|第[一二三四五六七八九十]+部分)")
+_NUMBERED_HEADING = re.compile(
+    r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)]|第[一二三四五六七八九十]+部分)"
+)
 _PLACE_HEADING = re.compile(r"^[\u4e00-\u9fff]{2,12}(?:省|市|县|区|州|盟|旗|镇|乡|街道)$")
 _BRIEF = re.compile(r"^[△▲■◆●]\s*")
 _LEAD = re.compile(r"^(?:本报讯|本报消息|讯)\s*")
 _NO_HEADING_PUNCT = re.compile(f"[{re.escape(SENTENCE_END)}]")
 _TITLE_SPLIT = re.compile(r"^(?P<title>[^\s。，,！？!?；;：:]{4,50})\s+(?P<body>\S.*)$", re.S)
-_LEADING_FILLER = re.compile(r"^(?:近日|日前|近期|今年以来|目前|\d{1,2}月\d{1,2}日(?:上午|下午|晚)?|\d{4}年[^，,]{0,6})[，,]\s*")
+_LEADING_FILLER = re.compile(
+    r"^(?:近日|日前|近期|今年以来|目前|\d{1,2}月\d{1,2}日(?:上午|下午|晚)?|\d{4}年[^，,]{0,6})[，,]\s*"
+)
 
 MAX_HEADING = 60
 

@@ -32,7 +32,9 @@ class QAService:
     def mode(self) -> str:
         return "bm25"
 
-    def ask(self, question: str, history: Sequence[dict[str, str]] = (), top_k: int = 5, explain: bool = False) -> dict[str, Any]:
+    def ask(
+        self, question: str, history: Sequence[dict[str, str]] = (), top_k: int = 5, explain: bool = False
+    ) -> dict[str, Any]:
         t0 = time.perf_counter()
         query = self.retriever.query(question, history)
         pool = self.retriever.search(query, max(top_k, POOL))

@@ -221,9 +221,9 @@
 
   function summarize(data) {
     var answer = data.answer || {};
-    if (answer.text) return answer.text;
-    var items = (answer.items || []).map(function (it) { return it.text; }).filter(Boolean);
+    var items = (answer.items || []).map(function (it) { return it && it.text; }).filter(Boolean);
     if (items.length) return items.join("、");
+    if (answer.text) return answer.text;
     return "没有找到相关内容。";
   }
 
@@ -368,17 +368,18 @@
       "data-reply": reply.id
     }, body);
 
+    var textBlock = null, listBlock = null;
     if (a.text) {
-      var main = el("div", { class: "answer" }, [
-        el("p", { class: "answer-label" }, "答案"),
+      // With a list answer, the single-span answer is secondary: shown after the list.
+      textBlock = el("div", { class: "answer" + (a.items.length ? " answer-secondary" : "") }, [
+        el("p", { class: "answer-label" }, a.items.length ? "答案摘录" : "答案"),
         el("p", { class: "answer-text" }, [
           el("span", { class: "answer-value" }, a.text),
           a.passage !== null ? chips(reply, [a.passage]) : null
         ])
       ]);
       var ctx = answerContext(reply);
-      if (ctx) main.append(ctx);
-      body.append(main);
+      if (ctx) textBlock.append(ctx);
     }
 
     if (a.items.length) {
@@ -389,11 +390,13 @@
           chips(reply, item.passages)
         ]));
       });
-      body.append(el("div", { class: "answer answer-list" }, [
+      listBlock = el("div", { class: "answer answer-list" }, [
         el("p", { class: "answer-label" }, "共找到 " + a.items.length + " 项"),
         list
-      ]));
+      ]);
     }
+    if (listBlock) body.append(listBlock);
+    if (textBlock) body.append(textBlock);
 
     if (!found) {
       body.append(el("div", { class: "no-answer" }, [
@@ -564,16 +567,18 @@
       if (!isInt(start) || !isInt(end) || start < 0 || end > cps.length || start >= end) {
         throw { shown: "引用位置无效（" + start + "–" + end + "）。" };
       }
-      $("source-title").textContent = doc.title || source.title || doc.id;
-      $("source-meta").textContent = [doc.id, formatDate(doc.published), doc.publisher].filter(Boolean).join(" · ");
-
-      var info = [];
       var art = (doc.articles || []).find(function (x) {
         return isInt(x.char_start) && isInt(x.char_end) && x.char_start <= start && end <= x.char_end;
       });
-      if (art && art.title) info.push("引用出自：" + art.title);
-      if (source.section) info.push(source.section);
-      if (source.attribution) info.push(source.attribution);
+      var heading = source.title || (art && art.title) || doc.title || doc.id;
+      $("source-title").textContent = heading;
+      $("source-meta").textContent = [doc.id, formatDate(doc.published || source.published),
+        doc.publisher || source.publisher].filter(Boolean).join(" · ");
+
+      var info = [];
+      if (doc.title && doc.title !== heading) info.push("所在文档：" + doc.title);
+      if (source.section) info.push("栏目：" + source.section);
+      if (source.attribution) info.push("来源：" + source.attribution);
       if (info.length) { article.textContent = info.join(" · "); article.hidden = false; }
 
       // Answer span inside this passage, mapped onto the original text.

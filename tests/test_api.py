@@ -1,0 +1,212 @@
+"""The HTTP contract of /api/ask, /api/documents and every error status."""
+
+import json
+import re
+
+import pytest
+
+from qa_service.app import create_app
+from qa_service.config import Settings
+from qa_service.evaluation import load_questions
+from tests.conftest import EVAL_SET, SEEDS
+
+
+def ask(client, payload, **kw):
+    return client.post("/api/ask", data=json.dumps(payload, ensure_ascii=False), content_type="application/json", **kw)
+
+
+def assert_error(resp, status, code):
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"]
+    text = resp.get_data(as_text=True)
+    assert "Traceback" not in text and "/work/" not in text and ".py" not in text
+
+
+def test_ask_returns_the_documented_shape(client):
+    r = ask(client, {"question": "谁陪同宋洁督导爱国卫生工作？"})
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    body = r.get_json()
+    assert set(body) >= {"question", "answer", "passages", "took_ms", "mode"}
+    assert body["question"] == "谁陪同宋洁督导爱国卫生工作？" and body["mode"] == "bm25"
+    assert set(body["answer"]) >= {"text", "items", "passage"}
+    assert isinstance(body["took_ms"], float)
+    assert 1 <= len(body["passages"]) <= 5
+    scores = [p["score"] for p in body["passages"]]
+    assert scores == sorted(scores, reverse=True)
+    for p in body["passages"]:
+        assert set(p) >= {"id", "text", "score", "highlights", "source"}
+        assert set(p["source"]) >= {
+            "document",
+            "title",
+            "published",
+            "publisher",
+            "attribution",
+            "char_start",
+            "char_end",
+        }
+        for s, e in p["highlights"]:
+            assert 0 <= s < e <= len(p["text"])
+
+
+def test_demo_question_cites_document_001_with_the_answer(client):
+    body = ask(client, {"question": "谁陪同宋洁督导爱国卫生工作？"}).get_json()
+    top = body["passages"][0]
+    assert top["source"]["document"] == "001_ca14ccf12a6e3ca9.txt"
+    assert "房玉雯" in top["text"]
+    assert "房玉雯" in body["answer"]["text"]
+    p = body["passages"][body["answer"]["passage"]]
+    s, e = body["answer"]["span"]
+    assert p["text"][s:e] == body["answer"]["text"]
+    original = (SEEDS / top["source"]["document"]).read_text("utf-8")
+    src = top["source"]
+    assert re.sub(r"\s", "", original[src["char_start"] : src["char_end"]]) == re.sub(r"\s", "", top["text"])
+
+
+def test_offsets_are_exact_for_every_passage_of_every_eval_question(client):
+    originals = {p.name: p.read_text("utf-8") for p in SEEDS.iterdir()}
+    checked = 0
+    for q in load_questions(EVAL_SET):
+        body = ask(client, {"question": q["question"], "top_k": 20}).get_json()
+        for p in body["passages"]:
+            src = p["source"]
+            orig = originals[src["document"]]
+            assert re.sub(r"\s", "", orig[src["char_start"] : src["char_end"]]) == re.sub(r"\s", "", p["text"]), q
+            checked += 1
+    assert checked > 100
+
+
+def test_list_question_lists_each_street_with_citations(client):
+    body = ask(client, {"question": "哪些街道开展了爱国卫生或创卫工作？"}).get_json()
+    items = {i["text"]: i["passages"] for i in body["answer"]["items"]}
+    for street in ("新安路街道", "工业路街道", "北下街街道"):
+        assert street in items
+        cited = [body["passages"][n] for n in items[street]]
+        assert cited and any(street in p["text"] or street == p["source"]["attribution"] for p in cited)
+
+
+def test_unanswerable_question_has_null_answer_but_still_returns_200(client):
+    body = ask(client, {"question": "法国的首都是哪里？"}).get_json()
+    assert body["answer"]["text"] is None and body["answer"]["passage"] is None
+
+
+def test_follow_up_uses_history(client):
+    first = "新安路街道怎样开展爱国卫生运动？"
+    body = ask(
+        client,
+        {
+            "question": "那工业路街道呢？",
+            "history": [{"role": "user", "content": first}, {"role": "assistant", "content": "……"}],
+        },
+    ).get_json()
+    assert "工业路街道" in body["passages"][0]["text"] or body["passages"][0]["source"]["attribution"] == "工业路街道"
+    assert body["rewritten_question"] == "工业路街道怎样开展爱国卫生运动？"
+    alone = ask(client, {"question": "那工业路街道呢？"}).get_json()
+    assert "rewritten_question" not in alone
+
+
+def test_top_k_bounds_the_passages(client):
+    assert len(ask(client, {"question": "政法队伍教育整顿", "top_k": 1}).get_json()["passages"]) == 1
+    assert len(ask(client, {"question": "政法队伍教育整顿", "top_k": 20}).get_json()["passages"]) > 5
+
+
+def test_explain_adds_scores(client):
+    body = ask(client, {"question": "峡窝镇", "explain": True}).get_json()
+    assert body["passages"][0]["explain"]["bm25_rank"] == 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        ({}, "invalid_field"),
+        ({"question": 5}, "invalid_field"),
+        ({"question": "   "}, "empty_question"),
+        ({"question": "问" * 2001}, "question_too_long"),
+        ({"question": "问题", "top_k": 0}, "invalid_field"),
+        ({"question": "问题", "top_k": 21}, "invalid_field"),
+        ({"question": "问题", "top_k": "5"}, "invalid_field"),
+        ({"question": "问题", "top_k": True}, "invalid_field"),
+        ({"question": "问题", "history": "x"}, "invalid_field"),
+        ({"question": "问题", "history": [{"role": "system", "content": "x"}]}, "invalid_field"),
+        ({"question": "问题", "history": [{"role": "user"}]}, "invalid_field"),
+        ({"question": "问题", "history": [{"role": "user", "content": "x"}] * 21}, "history_too_long"),
+        ({"question": "问题", "explain": "yes"}, "invalid_field"),
+    ],
+)
+def test_bad_fields_are_400(client, payload, code):
+    assert_error(ask(client, payload), 400, code)
+
+
+def test_bad_json_is_400_and_non_object_is_400(client):
+    assert_error(client.post("/api/ask", data="{nope", content_type="application/json"), 400, "invalid_json")
+    assert_error(client.post("/api/ask", data="[1,2]", content_type="application/json"), 400, "invalid_json")
+
+
+def test_non_json_is_415(client):
+    assert_error(client.post("/api/ask", data="question=x", content_type="text/plain"), 415, "unsupported_media_type")
+
+
+def test_too_large_body_is_413(client):
+    big = json.dumps({"question": "问", "pad": "x" * 300_000})
+    assert_error(client.post("/api/ask", data=big, content_type="application/json"), 413, "payload_too_large")
+
+
+def test_wrong_method_and_unknown_path(client):
+    assert_error(client.get("/api/ask"), 405, "method_not_allowed")
+    assert_error(client.get("/api/nothing"), 404, "not_found")
+    assert_error(client.get("/api/documents/nope.txt"), 404, "not_found")
+
+
+def test_index_not_ready_is_503(tmp_path):
+    app = create_app(Settings(index_dir=str(tmp_path / "missing"), corpus=[str(SEEDS)], build_if_missing=False))
+    c = app.test_client()
+    assert_error(ask(c, {"question": "问题"}), 503, "index_not_ready")
+    assert_error(c.get("/healthz"), 503, "index_not_ready")
+    assert_error(c.get("/api/documents"), 503, "index_not_ready")
+
+
+def test_app_builds_the_index_when_none_exists(tmp_path):
+    app = create_app(Settings(index_dir=str(tmp_path / "idx"), corpus=[str(SEEDS)]))
+    assert app.test_client().get("/healthz").get_json()["passages"] > 10
+    assert (tmp_path / "idx" / "CURRENT").is_file()
+
+
+def test_documents_list_and_detail(client):
+    docs = client.get("/api/documents").get_json()["documents"]
+    assert {d["id"] for d in docs} == {p.name for p in SEEDS.iterdir()}
+    d001 = next(d for d in docs if d["id"] == "001_ca14ccf12a6e3ca9.txt")
+    assert d001["articles"] == 9 and d001["published"] == "2021-04-16" and d001["publisher"] == "中共上街区委办公室"
+    detail = client.get("/api/documents/001_ca14ccf12a6e3ca9.txt").get_json()
+    original = (SEEDS / "001_ca14ccf12a6e3ca9.txt").read_text("utf-8")
+    assert detail["text"] == original
+    assert len(detail["articles"]) == 9
+    for a in detail["articles"]:
+        assert original[a["char_start"] : a["char_end"]].strip()
+        assert (
+            re.sub(r"\s", "", a["title"])[:4] in re.sub(r"\s", "", original[a["char_start"] : a["char_end"]])
+            or a["section"]
+        )
+
+
+def test_healthz(client):
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["passages"] > 10 and body["documents"] == 5
+
+
+def test_security_headers_on_every_response(client):
+    for r in (client.get("/healthz"), client.get("/api/nothing"), ask(client, {"question": "峡窝镇"})):
+        assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_unexpected_errors_are_json_500_without_details(app, monkeypatch):
+    svc = app.extensions["qa_service"]
+
+    def boom(*a, **k):
+        raise RuntimeError("secret /etc/passwd detail")
+
+    monkeypatch.setattr(svc, "ask", boom)
+    r = ask(app.test_client(), {"question": "问题"})
+    assert_error(r, 500, "internal_error")
+    assert "secret" not in r.get_data(as_text=True)
