@@ -18,13 +18,18 @@ import jieba.posseg as pseg
 from .chunking import sentence_spans
 from .models import Answer, AnswerItem, Hit
 from .retrieve import Query
+from .text import strip_ws
 from .tokenize import NAME_SUFFIXES, STOPWORDS, Tokenizer
 
 # Below this share of the question's weight, the best sentence does not answer
 # it.  Calibrated on eval/seed_questions.jsonl (see README, "Evaluation").
 ANSWER_THRESHOLD = 0.45
 FOCUS_WEIGHT = 3.0
-ITEM_TOPIC_THRESHOLD = 0.4
+GRAM_SHARE = 0.1
+MIN_WEIGHT = 0.1
+ITEM_TOPIC_FLOOR = 0.25
+ITEM_TOPIC_SHARE = 0.6
+ITEM_SCORE_SHARE = 0.2
 ANSWER_PASSAGES = 5
 
 _WH = re.compile(
@@ -41,30 +46,32 @@ PERSON_HEADS = ("区领导", "负责人", "领导", "干部", "同志", "人员"
 ORG_HEADS = ("单位", "部门", "机构", "组织", "企业", "公司", "学校", "医院")
 PLACE_HEADS = ("县市区", "县区", "区县", "市县", "县市", "城市", "地区", "区域")
 SPOT_HEADS = ("地方", "地点", "场所", "点位", "小区", "市场", "景点")
-ORG_SUFFIXES = (
+OFFICE_SUFFIXES = (
     "局",
     "委",
     "办",
-    "会",
     "院",
     "所",
     "中心",
-    "公司",
+    "委员会",
+    "管委会",
+    "联合会",
+    "协会",
     "联",
     "协",
-    "街道",
-    "镇",
-    "管委会",
     "队",
     "站",
-    "集团",
     "部",
 )
+ORG_SUFFIXES = (*OFFICE_SUFFIXES, "街道", "镇", "公司", "集团")
 PLACE_SUFFIXES = ("市", "县", "区", "镇", "乡", "街道", "省")
 _GENERIC = re.compile(r"^(?:各|全|本|该|我|两|多|每|其他|有关|相关|辖区|城区|社区|街道|乡镇|城市|省市|全区|全市|全县)")
 _LIST_WH = re.compile(r"哪几位|哪几个|哪几家|哪几|哪些|哪个|哪")
 _LIST_BEFORE = re.compile(r"(?:都有|有|是|包括|分别是|都是)(?:哪些|哪几个|哪几位|哪几)[？?。\s]*$")
-_ROLE_NAME = re.compile(r"(?:书记|区长|县长|市长|镇长|主席|部长|主任|局长|组长|指挥长|委员|常委)([\u4e00-\u9fff]{2,3})")
+_ROLE_NAME = re.compile(
+    r"(?:书记|区长|县长|市长|镇长|主席|部长|主任|局长|组长|指挥长|委员|常委|领导|同志)([\u4e00-\u9fff]{2,3})"
+)
+_NAME_THEN_ACTION = re.compile(r"^(?:表示|指出|强调|要求|提出|主持|陪同|参加|出席|一行|说|讲话|带队|调研|督导|察看)")
 _ENUM = re.compile(r"[\u4e00-\u9fff]{2,12}(?:、[\u4e00-\u9fff]{2,12})+")
 _ENUM_TAIL = re.compile(r"等(?:处|地|单位|部门|人|项|个)?.*$")
 
@@ -74,6 +81,7 @@ class ListSpec:
     kind: str  # "person", "suffix" (names ending in ``suffixes``) or "spot" (places in an enumeration)
     suffixes: tuple[str, ...] = ()
     label: str = ""
+    heads: tuple[str, ...] = ()
 
 
 def _heads_in(text: str) -> list[str]:
@@ -105,17 +113,22 @@ def list_spec(question: str) -> ListSpec | None:
         heads = ["人"]
     if not heads:
         return None
-    head = heads[0]
     label = "".join(heads)
+    typed = [h for h in heads if h in PERSON_HEADS + ORG_HEADS + PLACE_HEADS + SPOT_HEADS]
+    # Chinese noun phrases are head-final: 区直部门 asks for 部门, not 区.
+    head = typed[-1] if typed else None
     if head in PERSON_HEADS:
-        return ListSpec("person", label=label)
+        return ListSpec("person", label=label, heads=tuple(heads))
+    if head in ("部门", "机构"):
+        return ListSpec("suffix", OFFICE_SUFFIXES, label, tuple(heads))
     if head in ORG_HEADS:
-        return ListSpec("suffix", ORG_SUFFIXES, label)
+        return ListSpec("suffix", ORG_SUFFIXES, label, tuple(heads))
     if head in PLACE_HEADS:
-        return ListSpec("suffix", PLACE_SUFFIXES, label)
+        return ListSpec("suffix", PLACE_SUFFIXES, label, tuple(heads))
     if head in SPOT_HEADS:
-        return ListSpec("spot", label=label)
-    return ListSpec("suffix", tuple(h for h in heads if h in NAME_SUFFIXES), label)
+        return ListSpec("spot", label=label, heads=tuple(heads))
+    # 镇和街道: every name suffix mentioned is asked for.
+    return ListSpec("suffix", tuple(h for h in heads if h in NAME_SUFFIXES), label, tuple(heads))
 
 
 def focus_terms(tokenizer: Tokenizer, question: str) -> set[str]:
@@ -147,47 +160,78 @@ class Scorer:
         self,
         tokenizer: Tokenizer,
         query: Query,
-        idf: Callable[[str], float],
+        idf: Callable[[str], float | None],
         max_idf: float,
         exclude: tuple[str, ...] = (),
-        known_only: bool = False,
+        topic: bool = False,
     ) -> None:
-        focus = focus_terms(tokenizer, query.question)
+        # ``topic``: weigh only what the question is about (for list items): no focus
+        # boost, no single characters or numbers, no words the corpus lacks.
+        self.focus = set() if topic else focus_terms(tokenizer, query.question)
+        self.unknown: set[str] = set()  # words the corpus has never seen
         self.weights: dict[str, float] = {}
         for w in dict.fromkeys(tokenizer.words(query.text)):
-            if w in exclude:
+            if w in exclude or (topic and (len(w) < 2 or w.isdigit())):
                 continue
             weight = idf(w)
-            if weight <= 0:
-                grams = [w[i : i + 2] for i in range(len(w) - 1)]
-                known = [idf(g) for g in grams if idf(g) > 0]
-                if known and len(known) == len(grams):
-                    weight = sum(known) / len(known)
-                elif known_only:
+            if weight is None:
+                # Not a word of the corpus: maybe segmented differently there (bigrams all known).
+                grams = [idf(w[i : i + 2]) for i in range(len(w) - 1)]
+                if grams and all(g is not None for g in grams):
+                    weight = sum(grams) / len(grams)
+                elif topic:
                     continue  # words the corpus lacks cannot tell its passages apart
                 else:
                     weight = max_idf
-            if w in focus:
+                    self.unknown.add(w)
+            # A word in half the passages has idf 0 but still says what is asked.
+            weight = max(weight, MIN_WEIGHT)
+            if w in self.focus:
                 weight *= FOCUS_WEIGHT
             self.weights[w] = weight
         self.total = sum(self.weights.values())
+        # Bigrams reward the question's words standing together, as in the question.
+        self.gram_weights = {
+            t: max(w, MIN_WEIGHT)
+            for t in query.tokens
+            if len(t) == 2 and t not in self.weights and (w := idf(t)) is not None
+        }
+        self.gram_total = sum(self.gram_weights.values())
 
     def coverage(self, text: str) -> float:
         if self.total <= 0:
             return 0.0
         low = text.lower()
-        return sum(w for t, w in self.weights.items() if t in low) / self.total
+        words = sum(w for t, w in self.weights.items() if t in low) / self.total
+        if self.gram_total <= 0:
+            return words
+        grams = sum(w for t, w in self.gram_weights.items() if t in low) / self.gram_total
+        return (1 - GRAM_SHARE) * words + GRAM_SHARE * grams
 
 
-def _type_bonus(question: str, sentence: str) -> float:
-    bonus = 0.0
-    if _NUMBER_Q.search(question) and re.search(r"\d", sentence):
-        bonus += 0.1
-    if _DATE_Q.search(question) and re.search(r"\d+\s*[月日年]|\d{4}-\d{1,2}", sentence):
-        bonus += 0.1
-    if _WHO_Q.search(question) and _ROLE.search(sentence):
-        bonus += 0.05
-    return bonus
+_DATE_IN = re.compile(r"\d{1,4}\s*[年月日号]|\d{4}-\d{1,2}|[上下]午|今年|去年|近日|日前")
+_NUMBER_IN = re.compile(r"\d|[一二三四五六七八九十两百千万]+[个名家项次条起期人元位所座处件批万]")
+
+
+def expected_type(question: str) -> str | None:
+    """What kind of thing the answer must contain: a person, a date or a number."""
+    if _WHO_Q.search(question):
+        return "person"
+    if _DATE_Q.search(question):
+        return "date"
+    if _NUMBER_Q.search(question):
+        return "number"
+    return None
+
+
+def type_ok(kind: str | None, sentence: str) -> bool:
+    if kind == "person":
+        return bool(_ROLE.search(sentence)) or any(f == "nr" for _, f in pseg.cut(sentence))
+    if kind == "date":
+        return bool(_DATE_IN.search(sentence))
+    if kind == "number":
+        return bool(_NUMBER_IN.search(sentence))
+    return True
 
 
 def _shorten(scorer: Scorer, text: str, start: int, end: int, cov: float) -> tuple[int, int]:
@@ -215,11 +259,19 @@ def best_sentence(scorer: Scorer, question: str, hits: Sequence[Hit]) -> tuple[i
         return None
     top = hits[0].score or 1.0
     best = None
+    # The answer to 谁陪同… says 陪同: a sentence without any known focus word only restates the question.
+    focus = [f for f in scorer.focus if len(f) >= 2 and f not in scorer.unknown]
+    kind = expected_type(question)
     for p, hit in enumerate(hits[:ANSWER_PASSAGES]):
         text = hit.chunk.text
         for s, e in sentence_spans(text):
-            cov = scorer.coverage(text[s:e])
-            score = cov + 0.15 * hit.score / top + _type_bonus(question, text[s:e])
+            sentence = text[s:e]
+            if focus and not any(f in sentence.lower() for f in focus):
+                continue
+            if not type_ok(kind, sentence):
+                continue  # 谁… is not answered by a sentence that names nobody
+            cov = scorer.coverage(sentence)
+            score = cov + 0.15 * hit.score / top
             if best is None or score > best[3] + 1e-9:
                 best = (p, s, e, score, cov)
     if best is None:
@@ -230,7 +282,13 @@ def best_sentence(scorer: Scorer, question: str, hits: Sequence[Hit]) -> tuple[i
 
 
 def _person_names(text: str) -> list[str]:
-    names = [w for w, flag in pseg.cut(text) if flag == "nr" and 2 <= len(w) <= 4]
+    """Names after a title (区委书记宋洁) or tagged as names and followed by what people do (陆一凡参加)."""
+    names = []
+    pos = 0
+    for w, flag in pseg.cut(text):
+        pos += len(w)
+        if flag == "nr" and 2 <= len(w) <= 4 and _NAME_THEN_ACTION.match(text[pos : pos + 4]):
+            names.append(w)
     for m in _ROLE_NAME.finditer(text):
         three, two = m.group(1), m.group(1)[:2]
         names.append(two if len(three) == 3 and text.count(two) > text.count(three) else three)
@@ -242,7 +300,7 @@ def _org_names(tokenizer: Tokenizer, text: str, suffixes: tuple[str, ...]) -> li
     out = []
     for i, w in enumerate(words):
         # 区 + 法院 -> 区法院: a one-character administrative prefix belongs to the name.
-        if i and words[i - 1] in ("区", "县", "市", "镇", "省") and len(w) >= 2:
+        if i and words[i - 1] in ("区", "县", "市") and w.endswith(OFFICE_SUFFIXES) and len(w) >= 2:
             w = words[i - 1] + w
         if not w.endswith(suffixes) or _GENERIC.match(w) or not re.fullmatch(r"[\u4e00-\u9fff]+", w):
             continue
@@ -295,8 +353,13 @@ def find_entities(spec: ListSpec, tokenizer: Tokenizer, text: str) -> list[str]:
 
 
 def list_items(
-    spec: ListSpec, tokenizer: Tokenizer, topic: Scorer, question: str, pool: Sequence[Hit]
-) -> list[tuple[str, list[int]]]:
+    spec: ListSpec,
+    tokenizer: Tokenizer,
+    topic: Scorer,
+    question: str,
+    pool: Sequence[Hit],
+    doc_text: Callable[[str], str] | None = None,
+) -> list[tuple[str, list[str]]]:
     """Every entity of the asked kind in the passages about the rest of the question.
 
     ``topic`` scores the question without the asked kind (街道 in 哪些街道…),
@@ -306,14 +369,24 @@ def list_items(
         return []
     top = pool[0].score
     asked = set(tokenizer.tokens(question))
-    found: dict[str, list[int]] = {}
-    for p, hit in enumerate(pool):
-        if hit.score < 0.3 * top:
-            break
+    names_asked = [n for n in question_names(tokenizer, question) if n not in spec.heads and n != spec.label]
+    found: dict[str, list[str]] = {}  # name -> ids of the chunks that name it
+    candidates = [(p, h) for p, h in enumerate(pool) if h.score >= ITEM_SCORE_SHARE * top]
+    contexts = {
+        p: f"{h.chunk.title} {h.chunk.section or ''} {h.chunk.publisher or ''} {h.chunk.text}" for p, h in candidates
+    }
+    covs = {p: topic.coverage(ctx) for p, ctx in contexts.items()}
+    # Relevant relative to the best passage, with a floor: a list drawn from passages
+    # that barely touch the question is worse than none.
+    floor = max(ITEM_TOPIC_FLOOR, ITEM_TOPIC_SHARE * max(covs.values(), default=0.0))
+    for p, hit in candidates:
         c = hit.chunk
-        context = f"{c.title} {c.section or ''} {c.publisher or ''} {c.text}"
-        if topic.coverage(context) < ITEM_TOPIC_THRESHOLD:
+        if covs[p] < floor:
             continue
+        if doc_text is not None and names_asked:
+            text = strip_ws(doc_text(c.doc_id))
+            if any(strip_ws(n) not in text for n in names_asked):
+                continue
         if spec.kind == "spot":
             # Places are listed in the sentence that is about the question, not anywhere in the passage.
             spans = sentence_spans(c.text)
@@ -328,11 +401,35 @@ def list_items(
             if n in asked:
                 continue  # the question's own subject is not an answer to it
             found.setdefault(n, [])
-            if p not in found[n]:
-                found[n].append(p)
+            if c.id not in found[n]:
+                found[n].append(c.id)
     # A name inside a longer found name (南路街道 in 紫荆山南路街道) is the same thing.
     names = [n for n in found if not any(n != m and n in m for m in found)]
     return [(n, found[n]) for n in names]
+
+
+_NAME_FLAGS = {"ns", "nr", "nt", "nrt", "nrfg"}
+
+
+def question_names(tokenizer: Tokenizer, question: str) -> list[str]:
+    """Proper names in a question: places, people, organisations."""
+    learned = set(tokenizer.user_words)
+    names = [w for w, f in pseg.cut(question) if f in _NAME_FLAGS and len(w) >= 2]
+    names += [w for w in tokenizer.words(question) if w in learned or (len(w) >= 3 and w.endswith(NAME_SUFFIXES))]
+    return list(dict.fromkeys(names))
+
+
+def _off_topic(
+    tokenizer: Tokenizer, scorer: Scorer, query: Query, hit: Hit, doc_text: Callable[[str], str] | None
+) -> bool:
+    """The best sentence still cannot answer: the question's key word is unknown to the
+    corpus (…什么时候竣工), or a name it asks about is not in the answer's document."""
+    if any(len(f) >= 2 for f in scorer.focus & scorer.unknown):
+        return True
+    if doc_text is None:
+        return False
+    text = strip_ws(doc_text(hit.chunk.doc_id))
+    return any(strip_ws(n) not in text for n in question_names(tokenizer, query.text))
 
 
 _MONTH_DAY = re.compile(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]")
@@ -378,8 +475,9 @@ def compose(
     query: Query,
     pool: Sequence[Hit],
     top_k: int,
-    idf: Callable[[str], float],
+    idf: Callable[[str], float | None],
     max_idf: float,
+    doc_text: Callable[[str], str] | None = None,
 ) -> tuple[Answer, list[Hit]]:
     """The answer and the passages to return (top_k best, plus any an item cites)."""
     scorer = Scorer(tokenizer, query, idf, max_idf)
@@ -387,19 +485,19 @@ def compose(
     spec = list_spec(query.question) or (list_spec(query.text) if query.followup else None)
     items: list[tuple[str, list[int]]] = []
     if spec is not None:
-        topic = Scorer(tokenizer, query, idf, max_idf, exclude=(spec.label, *spec.suffixes), known_only=True)
-        raw = list_items(spec, tokenizer, topic, query.text, dated(query.text, pool))
-        needed = sorted({p for _, ps in raw for p in ps})
-        keep = sorted(set(range(len(passages))) | set(needed))
-        passages = [pool[i] for i in keep]
-        remap = {old: new for new, old in enumerate(keep)}
-        items = [(n, [remap[p] for p in ps]) for n, ps in raw]
+        topic = Scorer(tokenizer, query, idf, max_idf, exclude=(spec.label, *spec.heads), topic=True)
+        raw = list_items(spec, tokenizer, topic, query.text, dated(query.text, pool), doc_text)
+        # Return every passage an item cites, even from beyond top_k, best first.
+        cited = {c for _, ids in raw for c in ids}
+        passages = [h for i, h in enumerate(pool) if i < top_k or h.chunk.id in cited]
+        position = {h.chunk.id: i for i, h in enumerate(passages)}
+        items = [(n, [position[c] for c in ids]) for n, ids in raw]
     found = best_sentence(scorer, query.text, passages)
     answer = Answer(text=None, passage=None, items=[AnswerItem(n, ps) for n, ps in items])
     if found is not None:
         p, s, e, cov = found
         answer.confidence = round(cov, 4)
-        if cov >= ANSWER_THRESHOLD:
+        if cov >= ANSWER_THRESHOLD and not _off_topic(tokenizer, scorer, query, passages[p], doc_text):
             answer.text = passages[p].chunk.text[s:e]
             answer.passage = p
             answer.span = (s, e)

@@ -95,9 +95,10 @@ class BM25:
         """The idf of a term in one passage: what an unseen term would at least weigh."""
         return float(np.log(self.n_docs + 0.5) - np.log(1.5)) if self.n_docs else 0.0
 
-    def term_idf(self, term: str) -> float:
+    def term_idf(self, term: str) -> float | None:
+        """The term's idf, or None if no passage contains it."""
         i = self.vocab.get(term)
-        return float(self.idf[i]) if i is not None else 0.0
+        return float(self.idf[i]) if i is not None else None
 
     def term_ids(self, tokens: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Known terms of a query and how often each occurs (rank-bm25 counts repeats)."""

@@ -211,12 +211,18 @@ class EmbeddedIndex:
     def chunk_article(self, i: int) -> int:
         return int(self._chunk_meta[i][0])
 
+    def document_text(self, doc_id: str) -> str:
+        pos = self._doc_pos.get(doc_id)
+        if pos is None:
+            return ""
+        a, b = self._doc_bounds[pos], self._doc_bounds[pos + 1]
+        return bytes(self._doc_text[a:b]).decode("utf-8")
+
     def document(self, doc_id: str) -> dict[str, Any] | None:
         pos = self._doc_pos.get(doc_id)
         if pos is None:
             return None
-        a, b = self._doc_bounds[pos], self._doc_bounds[pos + 1]
-        text = bytes(self._doc_text[a:b]).decode("utf-8")
+        text = self.document_text(doc_id)
         arts = [{k: v for k, v in art.items() if k != "document"} for art in self.articles if art["document"] == doc_id]
         return {**self.documents[pos], "text": text, "articles_list": arts}
 

@@ -39,7 +39,13 @@ class QAService:
         query = self.retriever.query(question, history)
         pool = self.retriever.search(query, max(top_k, POOL))
         answer, passages = compose(
-            self.index.tokenizer, query, pool, top_k, self.index.bm25.term_idf, self.index.bm25.max_idf
+            self.index.tokenizer,
+            query,
+            pool,
+            top_k,
+            self.index.bm25.term_idf,
+            self.index.bm25.max_idf,
+            self.index.document_text,
         )
         out_passages = []
         for hit in passages:

@@ -161,6 +161,28 @@ STOPWORDS = frozenset(
     ]
 )
 
+# Segmented whole so that 是哪天开的 does not become 是/哪/天开/的.
+QUESTION_WORDS = (
+    "哪天",
+    "哪位",
+    "哪些",
+    "哪个",
+    "哪里",
+    "哪儿",
+    "哪年",
+    "哪一天",
+    "哪一年",
+    "哪几",
+    "哪几个",
+    "哪几位",
+    "什么时候",
+    "多少",
+    "多长",
+    "多久",
+    "为什么",
+    "怎么样",
+)
+
 _WORD = re.compile(r"\w", re.UNICODE)
 _IDEO_RUN = re.compile(f"^[{IDEOGRAPH}]+$")
 
@@ -241,6 +263,8 @@ class Tokenizer:
         with self._lock:
             if not self._ready:
                 self._jieba.initialize()
+                for w in QUESTION_WORDS:
+                    self._jieba.add_word(w, freq=100000)
                 for w in self.user_words:
                     self._jieba.add_word(w, freq=max(self._jieba.suggest_freq(w), 20000))
                 self._ready = True
