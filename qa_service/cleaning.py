@@ -21,7 +21,7 @@ import statistics
 from dataclasses import dataclass
 
 from .models import CleanText
-from .text import ATTRIBUTION_TAIL, CONTINUATION_END, SENTENCE_END, is_cjk
+from .text import ATTRIBUTION_TAIL, CJK_CHAR, CONTINUATION_END, SENTENCE_END, is_cjk
 
 # Lines that are page furniture, never content.  Kept short-anchored so a real
 # sentence that merely mentions 版权 or 下载 is not thrown away.
@@ -178,19 +178,19 @@ def clean_document(text: str) -> CleanText:
     return b.build()
 
 
+# A space at a paragraph edge or next to a CJK character (lookarounds: zero-width, so
+# adjacent spaces are each tested against their own neighbours).
+_DROPPABLE_SPACE = re.compile(rf"(?:(?<=^)|(?<=\n)|(?<=[{CJK_CHAR}])) | (?=$|\n|[{CJK_CHAR}])", re.M)
+
+
 def squeeze_spaces(ct: CleanText) -> CleanText:
     """Drop spaces that touch a CJK character (``3月 3日`` -> ``3月3日``) and edge spaces."""
     chars, offs = ct.text, ct.offsets
-    b = _Builder()
-    n = len(chars)
-    for i, ch in enumerate(chars):
-        if ch == " ":
-            before = chars[i - 1] if i else "\n"
-            after = chars[i + 1] if i + 1 < n else "\n"
-            if before == "\n" or after == "\n" or is_cjk(before) or is_cjk(after):
-                continue
-        b.add_char(ch, offs[i])
-    return b.build()
+    drop = {m.start() for m in _DROPPABLE_SPACE.finditer(chars)}
+    if not drop:
+        return ct
+    keep = [i for i in range(len(chars)) if i not in drop]
+    return CleanText("".join(chars[i] for i in keep), [offs[i] for i in keep])
 
 
 def slice_clean(ct: CleanText, start: int, end: int) -> CleanText:

@@ -59,12 +59,13 @@ class _Draft:
 
 
 def paragraphs_of(ct: CleanText) -> list[CleanText]:
-    out, start = [], 0
-    for i, ch in enumerate(ct.text + "\n"):
-        if ch == "\n":
-            if i > start:
-                out.append(slice_clean(ct, start, i))
-            start = i + 1
+    out, start, text = [], 0, ct.text
+    while start <= len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        if end > start:
+            out.append(slice_clean(ct, start, end))
+        start = end + 1
     return out
 
 
