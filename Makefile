@@ -7,23 +7,33 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test setup lint eval clean
+.PHONY: run test ci setup setup-run lint eval clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# The service alone: Flask, jieba, numpy, gunicorn.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-setup: $(VENV)/.installed
+# Everything the tests use, embeddings included (sentence-transformers on the CPU build of torch 2.13.0).
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,embeddings]'
+	touch $@ $(VENV)/.installed-run
 
-run: setup  ## build the index from seeds/ if needed, serve on http://$(HOST):$(PORT)/
+setup-run: $(VENV)/.installed-run
+setup: $(VENV)/.installed-dev
+
+run: setup-run  ## build the index from seeds/ if needed, serve on http://$(HOST):$(PORT)/
 	$(BIN)/qa-service serve --host $(HOST) --port $(PORT)
 
-test: setup  ## everything CI runs
+test: setup  ## lint and every test (installs headless Chromium for the browser tests)
 	bash scripts/test
+
+ci: test  ## what .ci/run runs: the tests, then the Docker image built and run for real (needs root)
+	bash scripts/docker-smoke
 
 lint: setup
 	$(BIN)/ruff check qa_service tests benchmarks

@@ -26,6 +26,7 @@ from .tokenize import NAME_SUFFIXES, STOPWORDS, Tokenizer
 ANSWER_THRESHOLD = 0.45
 FOCUS_WEIGHT = 3.0
 GRAM_SHARE = 0.1
+TOPIC_GRAM_SHARE = 0.1
 MIN_WEIGHT = 0.1
 ITEM_TOPIC_FLOOR = 0.25
 ITEM_TOPIC_SHARE = 0.6
@@ -39,7 +40,10 @@ _LIST_Q = re.compile(r"(?:哪些|哪几个|哪几位|哪几家|哪几|有哪|都
 _NUMBER_Q = re.compile(r"多少|几[个项次名家人条万亿天年月]|百分之|比例|增长|数量|金额")
 _DATE_Q = re.compile(r"什么时候|何时|哪天|哪一天|几月几日|几号|哪一年|日期|时间")
 _WHO_Q = re.compile(r"谁|哪位|何人|什么人")
-_ROLE = re.compile(r"书记|区长|县长|市长|镇长|主席|部长|主任|局长|委员|组长|常委|指挥长|负责人")
+# Titles that stand before a person's name (区委书记宋洁, 站长欧阳知秋).
+_ROLE = re.compile(
+    r"书记|[区县市镇乡省州厅局处科站所院校社行部组队团馆]长|主席|主任|委员|常委|指挥长|负责人|经理|董事长|主编|记者|通讯员"
+)
 
 # Head nouns a 哪些… question asks to list, longest first within each kind.
 PERSON_HEADS = ("区领导", "负责人", "领导", "干部", "同志", "人员", "官员", "书记", "人")
@@ -68,9 +72,29 @@ PLACE_SUFFIXES = ("市", "县", "区", "镇", "乡", "街道", "省")
 _GENERIC = re.compile(r"^(?:各|全|本|该|我|两|多|每|其他|有关|相关|辖区|城区|社区|街道|乡镇|城市|省市|全区|全市|全县)")
 _LIST_WH = re.compile(r"哪几位|哪几个|哪几家|哪几|哪些|哪个|哪")
 _LIST_BEFORE = re.compile(r"(?:都有|有|是|包括|分别是|都是)(?:哪些|哪几个|哪几位|哪几)[？?。\s]*$")
-_ROLE_NAME = re.compile(
-    r"(?:书记|区长|县长|市长|镇长|主席|部长|主任|局长|组长|指挥长|委员|常委|领导|同志)([\u4e00-\u9fff]{2,3})"
+_ROLE_NAME = re.compile(r"(?:书记|区长|县长|市长|镇长|主席|部长|主任|局长|组长|指挥长|委员|常委)([\u4e00-\u9fff]{2,3})")
+SURNAMES = set(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭"
+    "陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易"
+    "乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴"
+    "蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边"
+    "卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
 )
+COMPOUND_SURNAMES = {
+    "欧阳",
+    "司马",
+    "诸葛",
+    "上官",
+    "东方",
+    "皇甫",
+    "尉迟",
+    "公孙",
+    "慕容",
+    "令狐",
+    "夏侯",
+    "长孙",
+    "宇文",
+}
 _NAME_THEN_ACTION = re.compile(r"^(?:表示|指出|强调|要求|提出|主持|陪同|参加|出席|一行|说|讲话|带队|调研|督导|察看)")
 _ENUM = re.compile(r"[\u4e00-\u9fff]{2,12}(?:、[\u4e00-\u9fff]{2,12})+")
 _ENUM_TAIL = re.compile(r"等(?:处|地|单位|部门|人|项|个)?.*$")
@@ -168,6 +192,8 @@ class Scorer:
         # ``topic``: weigh only what the question is about (for list items): no focus
         # boost, no single characters or numbers, no words the corpus lacks.
         self.focus = set() if topic else focus_terms(tokenizer, query.question)
+        # What a passage is about shows in part-words too (爱国卫生工作 for 爱国卫生运动).
+        self.gram_share = TOPIC_GRAM_SHARE if topic else GRAM_SHARE
         self.unknown: set[str] = set()  # words the corpus has never seen
         self.weights: dict[str, float] = {}
         for w in dict.fromkeys(tokenizer.words(query.text)):
@@ -194,7 +220,7 @@ class Scorer:
         self.gram_weights = {
             t: max(w, MIN_WEIGHT)
             for t in query.tokens
-            if len(t) == 2 and t not in self.weights and (w := idf(t)) is not None
+            if len(t) == 2 and t not in self.weights and not any(t in e for e in exclude) and (w := idf(t)) is not None
         }
         self.gram_total = sum(self.gram_weights.values())
 
@@ -206,7 +232,7 @@ class Scorer:
         if self.gram_total <= 0:
             return words
         grams = sum(w for t, w in self.gram_weights.items() if t in low) / self.gram_total
-        return (1 - GRAM_SHARE) * words + GRAM_SHARE * grams
+        return (1 - self.gram_share) * words + self.gram_share * grams
 
 
 _DATE_IN = re.compile(r"\d{1,4}\s*[年月日号]|\d{4}-\d{1,2}|[上下]午|今年|去年|近日|日前")
@@ -291,8 +317,17 @@ def _person_names(text: str) -> list[str]:
             names.append(w)
     for m in _ROLE_NAME.finditer(text):
         three, two = m.group(1), m.group(1)[:2]
-        names.append(two if len(three) == 3 and text.count(two) > text.count(three) else three)
+        name = two if len(three) == 3 and text.count(two) > text.count(three) else three
+        # 主任座谈交流 is not 主任 + a name: a name starts with a surname, is tagged as one,
+        # or recurs (虎强提出…，虎强表示…).
+        if name[0] in SURNAMES or name[:2] in COMPOUND_SURNAMES or _is_name(name) or text.count(name) >= 2:
+            names.append(name)
     return names
+
+
+def _is_name(item: str) -> bool:
+    pairs = list(pseg.cut(item))
+    return len(pairs) == 1 and pairs[0].flag.startswith("nr")
 
 
 def _org_names(tokenizer: Tokenizer, text: str, suffixes: tuple[str, ...]) -> list[str]:
@@ -343,8 +378,8 @@ def find_entities(spec: ListSpec, tokenizer: Tokenizer, text: str) -> list[str]:
     if spec.kind == "person":
         names = _person_names(text)
         for items in enumerations(text):
-            # A list that names two known people names people throughout (游野 is not tagged as a name).
-            if sum(any(n == i or i.endswith(n) for n in names) for i in items) >= 2:
+            # A list in which two items are names lists people throughout (游野 is not tagged as a name).
+            if sum(i in names or _is_name(i) for i in items) >= 2:
                 names.extend(i for i in items if 2 <= len(i) <= 4)
         return names
     if spec.kind == "spot":

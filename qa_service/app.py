@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request, send_from_directory
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .config import PACKAGE_DIR, Settings, from_env
 from .index import IndexError_
+from .live import LiveIndex, WriteError
+from .openapi import openapi_spec
 from .service import QAService, ensure_index
 
 log = logging.getLogger("qa_service.http")
@@ -35,12 +38,27 @@ def error_response(status: int, code: str, message: str):
     return resp
 
 
+def _live() -> LiveIndex:
+    return current_app.extensions["qa_live"]
+
+
 def _service() -> QAService:
-    svc = current_app.extensions.get("qa_service")
+    svc = _live().service
     if svc is None:
-        reason = current_app.extensions.get("qa_index_error", "the index is not loaded")
+        reason = _live().error or "the index is not loaded"
         raise ApiError(503, "index_not_ready", f"The index is not ready: {reason}")
     return svc
+
+
+def _require_admin() -> None:
+    """Writes need ``Authorization: Bearer <QA_ADMIN_TOKEN>``; with no token configured they are off."""
+    token = _settings().admin_token
+    if not token:
+        raise ApiError(403, "writes_disabled", "Adding and deleting documents is disabled: no QA_ADMIN_TOKEN is set.")
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+        raise ApiError(401, "unauthorized", "Send the admin token as 'Authorization: Bearer <token>'.")
 
 
 def _settings() -> Settings:
@@ -62,11 +80,11 @@ def parse_ask(data: dict[str, Any], s: Settings) -> tuple[str, list[dict[str, st
     question = data.get("question")
     if not isinstance(question, str):
         raise ApiError(400, "invalid_field", "'question' is required and must be a string.")
+    if len(question) > s.max_question_chars:
+        raise ApiError(400, "question_too_long", f"'question' is longer than {s.max_question_chars} characters.")
     question = question.strip()
     if not question:
         raise ApiError(400, "empty_question", "'question' must not be empty.")
-    if len(question) > s.max_question_chars:
-        raise ApiError(400, "question_too_long", f"'question' is longer than {s.max_question_chars} characters.")
     top_k = data.get("top_k", s.default_top_k)
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= s.max_top_k:
         raise ApiError(400, "invalid_field", f"'top_k' must be an integer from 1 to {s.max_top_k}.")
@@ -134,11 +152,49 @@ def get_document(doc_id: str):
     )
 
 
+@api.post("/api/documents")
+def add_document():
+    _require_admin()
+    if request.mimetype == "multipart/form-data":
+        f = request.files.get("file")
+        if f is None or not f.filename:
+            raise ApiError(400, "invalid_field", "Send the document as the multipart field 'file'.")
+        filename, data = f.filename, f.read(_settings().max_upload_bytes + 1)
+    else:
+        body = _json_body()
+        filename, text = body.get("filename"), body.get("text")
+        if not isinstance(filename, str) or not isinstance(text, str):
+            raise ApiError(400, "invalid_field", "'filename' and 'text' are required strings.")
+        data = text.encode("utf-8")
+    try:
+        doc = _live().add_document(filename, data)
+    except WriteError as e:
+        raise ApiError(e.status, e.code, e.message) from e
+    resp = jsonify({"document": doc, "passages": len(_service().index)})
+    resp.status_code = 201
+    return resp
+
+
+@api.delete("/api/documents/<path:doc_id>")
+def delete_document(doc_id: str):
+    _require_admin()
+    try:
+        result = _live().delete_document(doc_id)
+    except WriteError as e:
+        raise ApiError(e.status, e.code, e.message) from e
+    return jsonify(result)
+
+
+@api.get("/api/openapi.json")
+def openapi():
+    return jsonify(openapi_spec(_settings()))
+
+
 @api.get("/healthz")
 def healthz():
-    svc = current_app.extensions.get("qa_service")
+    svc = _live().service
     if svc is None:
-        return error_response(503, "index_not_ready", current_app.extensions.get("qa_index_error", "index not loaded"))
+        return error_response(503, "index_not_ready", _live().error or "index not loaded")
     return jsonify(
         {"status": "ok", "mode": svc.mode, "passages": len(svc.index), "documents": len(svc.index.documents)}
     )
@@ -154,19 +210,22 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     settings = settings or from_env()
     app = Flask(__name__, static_folder=str(PACKAGE_DIR / "static"), static_url_path="/static")
     app.config["QA_SETTINGS"] = settings
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # The app-wide cap admits an upload; other endpoints are held to max_body_bytes below.
+    app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_upload_bytes + 64 * 1024)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
+    error = None
     if service is None:
         try:
-            index = ensure_index(settings.index_dir, settings.corpus, settings.build_if_missing)
-            service = QAService(index)
+            service = QAService(ensure_index(settings.index_dir, settings.corpus_paths(), settings.build_if_missing))
         except (IndexError_, OSError) as exc:
             log.error("index not loaded: %s", exc)
-            app.extensions["qa_index_error"] = str(exc)
+            error = str(exc)
+    live = LiveIndex(settings, service)
+    live.error = error
     if service is not None:
         service.index.tokenizer.tokens("预热")  # load jieba's dictionary now, not on the first request
-        app.extensions["qa_service"] = service
+    app.extensions["qa_live"] = live
     app.register_blueprint(api)
     _install_handlers(app)
     return app
@@ -182,11 +241,14 @@ def _install_handlers(app: Flask) -> None:
         codes = {
             404: ("not_found", "No such endpoint."),
             405: ("method_not_allowed", f"Method {request.method} is not allowed here."),
-            413: ("payload_too_large", f"The request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes."),
+            413: ("payload_too_large", "The request body is too large."),
             415: ("unsupported_media_type", "Unsupported media type."),
         }
         code, message = codes.get(e.code or 500, ("http_error", e.description or "HTTP error"))
-        return error_response(e.code or 500, code, message)
+        resp = error_response(e.code or 500, code, message)
+        if isinstance(e, MethodNotAllowed) and e.valid_methods:
+            resp.headers["Allow"] = ", ".join(sorted(e.valid_methods))
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):
@@ -196,6 +258,10 @@ def _install_handlers(app: Flask) -> None:
     @app.before_request
     def _start_timer():
         g.t0 = time.perf_counter()
+        limit = app.config["QA_SETTINGS"].max_body_bytes
+        if request.path != "/api/documents" and (request.content_length or 0) > limit:
+            return error_response(413, "payload_too_large", f"The request body is larger than {limit} bytes.")
+        return None
 
     @app.after_request
     def _headers(resp):

@@ -60,9 +60,30 @@ def _contiguous(orig: str, body: CleanText, a_end: int, b_start: int) -> bool:
     return not gap.strip()
 
 
+def gap_positions(original: str, body: CleanText) -> list[int]:
+    """Cleaned positions i where removed content (not just whitespace) lies before character i."""
+    offs = body.offsets
+    return [i for i in range(1, len(offs)) if offs[i] - offs[i - 1] > 1 and original[offs[i - 1] + 1 : offs[i]].strip()]
+
+
+def _split_at(spans: list[tuple[int, int]], cuts: list[int]) -> list[tuple[int, int]]:
+    if not cuts:
+        return spans
+    out = []
+    for s, e in spans:
+        inner = [c for c in cuts if s < c < e]
+        for c in inner:
+            out.append((s, c))
+            s = c
+        out.append((s, e))
+    return out
+
+
 def chunk_article(article: Article, original: str, settings: ChunkSettings = ChunkSettings()) -> list[Chunk]:
     body = article.body
-    sents = sentence_spans(body.text, settings.max_chars)
+    # A sentence that runs across a removed boilerplate line is cut there: its two parts
+    # could not be cited as one contiguous range of the original.
+    sents = _split_at(sentence_spans(body.text, settings.max_chars), gap_positions(original, body))
     groups: list[list[tuple[int, int]]] = []
     cur: list[tuple[int, int]] = []
     for sp in sents:
@@ -80,7 +101,12 @@ def chunk_article(article: Article, original: str, settings: ChunkSettings = Chu
             cur.append(sp)
     if cur:
         # A short tail is better folded into the chunk before than left on its own.
-        if groups and cur[-1][1] - cur[0][0] < settings.min_chars // 2 and _joinable(groups[-1], cur, settings):
+        if (
+            groups
+            and cur[-1][1] - cur[0][0] < settings.min_chars // 2
+            and _joinable(groups[-1], cur, settings)
+            and _contiguous(original, body, groups[-1][-1][1], cur[0][0])
+        ):
             groups[-1] = groups[-1] + [sp for sp in cur if sp not in groups[-1]]
         else:
             groups.append(cur)

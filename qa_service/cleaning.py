@@ -57,7 +57,10 @@ def is_boilerplate(line: str) -> bool:
         return True
     if len(s) <= 80 and _BOILERPLATE_SHORT.search(s):
         return True
-    return bool(_DISCLAIMER.search(s))
+    # A disclaimer is a paragraph of its own, made of such phrases; a long line that
+    # merely contains one is content.
+    hits = len(_DISCLAIMER.findall(s))
+    return hits >= 2 or (hits == 1 and len(s) <= 80)
 
 
 @dataclass

@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("paths", nargs="*", help="files or folders to index (env QA_CORPUS; default seeds/)")
     index_dir_arg(sp)
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sp.add_argument(
+        "--embedding-model",
+        metavar="NAME_OR_PATH",
+        help="sentence-transformers model for hybrid retrieval (env QA_EMBEDDING_MODEL; '' for none): passages "
+        "are embedded too, reusing the previous index's vectors of unchanged passages",
+    )
 
     sp = sub.add_parser(
         "serve",
@@ -85,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed-set", help="seed question file (default eval/seed_questions.jsonl)")
     sp.add_argument("--cmrc", help="CMRC2018 SQuAD-style JSON (default ../shared/eval/cmrc2018_trial.json)")
     sp.add_argument("--no-bigrams", action="store_true", help="tokenize with jieba alone (for comparison)")
+    sp.add_argument(
+        "--embedding-model",
+        metavar="NAME_OR_PATH",
+        help="also evaluate hybrid retrieval with this sentence-transformers model (env QA_EMBEDDING_MODEL), "
+        "side by side with BM25 alone",
+    )
+    sp.add_argument(
+        "--hybrid-weight", type=float, metavar="W", help="dense share of the hybrid score (env QA_HYBRID_WEIGHT)"
+    )
+    sp.add_argument("--weights", metavar="W,W,...", help="also sweep these hybrid weights (top-1 figures only)")
     sp.add_argument("--json", action="store_true", help="print figures as JSON")
     return p
 
@@ -102,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_index(args: argparse.Namespace, s: Settings) -> int:
-    from .index import EmbeddedIndex
+    from .embeddings import get_embedder
+    from .index import EmbeddedIndex, load_previous_vectors
+    from .live import write_lock
     from .pipeline import build_corpus
 
     paths = args.paths or s.corpus
@@ -114,10 +132,21 @@ def cmd_index(args: argparse.Namespace, s: Settings) -> int:
     if not corpus.chunks:
         print("qa-service index: no readable text found; the index was not changed", file=sys.stderr)
         return 1
-    index = EmbeddedIndex.build(corpus, show_progress=not args.no_progress)
-    where = index.save(s.index_dir)
+    model = s.embedding_model if args.embedding_model is None else args.embedding_model
+    embedder = get_embedder(model) if model else None
+    if model and embedder is None:
+        print(f"qa-service index: cannot use embedding model {model!r}; indexing for BM25 only", file=sys.stderr)
+    previous = load_previous_vectors(s.index_dir) if embedder else None
+    index = EmbeddedIndex.build(
+        corpus, show_progress=not args.no_progress, embedder=embedder, previous=previous, batch_size=s.embedding_batch
+    )
+    with write_lock(s.index_dir):  # not while a running service is rebuilding after an upload
+        where = index.save(s.index_dir)
     c = index.manifest["counts"]
     print(f"indexed {c['documents']} documents, {c['articles']} articles, {c['passages']} passages -> {where}")
+    if "embeddings" in index.manifest:
+        e = index.manifest["embeddings"]
+        print(f"embedded {e['computed']} passages with {e['model_id']} in {e['seconds']}s ({e['reused']} reused)")
     return 0
 
 
@@ -128,7 +157,7 @@ def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
     s = s.with_overrides(host=args.host, port=args.port, workers=args.workers, corpus=args.corpus)
     try:
         # Build (or rebuild) before forking workers, so they all load the same finished index.
-        ensure_index(s.index_dir, s.corpus, s.build_if_missing, check_stale=True, show_progress=True)
+        ensure_index(s.index_dir, s.corpus_paths(), s.build_if_missing, check_stale=True, show_progress=True)
     except IndexError_ as exc:
         print(f"qa-service serve: {exc}", file=sys.stderr)
         return 1
@@ -140,12 +169,17 @@ def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
         QA_LOG_LEVEL=s.log_level,
         QA_BUILD_IF_MISSING="0",
     )
+    # glibc gives every thread its own malloc arena; with gthread workers that shows up as
+    # RSS that grows with concurrency but is never used again. Two arenas a process is plenty.
+    env.setdefault("MALLOC_ARENA_MAX", "2")
     cmd = [
         gunicorn,
         "--bind",
         f"[{s.host}]:{s.port}" if ":" in s.host else f"{s.host}:{s.port}",
         "--workers",
         str(s.workers),
+        "--threads",
+        "4",  # a worker rebuilding after an upload keeps answering from its live index
         "--preload",  # load the index once; workers share its pages
         "--timeout",
         "60",
@@ -153,6 +187,7 @@ def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
         "10",
         "--log-level",
         s.log_level.lower(),
+        "--no-control-socket",  # gunicorn's admin socket would need a writable $HOME; nothing uses it
         # No gunicorn access log: the app logs every request with its latency.
         "qa_service.wsgi:app",
     ]
@@ -174,7 +209,7 @@ def cmd_ask(args: argparse.Namespace, s: Settings) -> int:
         print(f"qa-service ask: the question must be 1 to {s.max_question_chars} characters", file=sys.stderr)
         return 2
     try:
-        svc = QAService(ensure_index(s.index_dir, s.corpus, s.build_if_missing))
+        svc = QAService(ensure_index(s.index_dir, s.corpus_paths(), s.build_if_missing))
     except IndexError_ as exc:
         print(f"qa-service ask: {exc}", file=sys.stderr)
         return 1

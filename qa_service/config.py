@@ -11,7 +11,14 @@
 | QA_BUILD_IF_MISSING   | 1                  | build the index from the corpus when none exists     |
 | QA_MAX_QUESTION_CHARS | 2000               | longest question accepted                            |
 | QA_MAX_HISTORY        | 20                 | most history turns accepted                          |
-| QA_MAX_BODY_BYTES     | 262144             | largest request body accepted                        |
+| QA_MAX_BODY_BYTES     | 262144             | largest request body accepted (uploads aside)        |
+| QA_ADMIN_TOKEN        | (unset)            | bearer token for POST/DELETE /api/documents; unset = writes disabled |
+| QA_UPLOAD_DIR         | ./uploads          | where uploaded documents are stored (part of the corpus) |
+| QA_MAX_UPLOAD_BYTES   | 10485760           | largest uploaded document                            |
+| QA_EMBEDDING_MODEL    | (unset)            | sentence-transformers model (name or folder); unset = BM25 only |
+| QA_HYBRID_WEIGHT      | 0.4                | dense share of the hybrid score (0 = BM25 order, 1 = dense order) |
+| QA_HYBRID_FUSION      | weighted           | ``weighted`` (min-max scores mixed) or ``rrf`` (reciprocal rank, k=60) |
+| QA_EMBEDDING_BATCH    | 32                 | passages per embedding batch when indexing           |
 """
 
 from __future__ import annotations
@@ -44,6 +51,19 @@ class Settings:
     max_top_k: int = 20
     default_top_k: int = 5
     max_body_bytes: int = 256 * 1024
+    admin_token: str | None = None
+    upload_dir: str = "uploads"
+    max_upload_bytes: int = 10 * 1024 * 1024
+    embedding_model: str = ""  # empty: BM25 only
+    hybrid_weight: float = 0.4
+    hybrid_fusion: str = "weighted"
+    embedding_batch: int = 32
+
+    def corpus_paths(self) -> list[str]:
+        """The corpus plus the upload folder, once something has been uploaded."""
+        up = Path(self.upload_dir)
+        extra = [str(up)] if up.is_dir() and str(up) not in self.corpus else []
+        return [*self.corpus, *extra]
 
     def with_overrides(self, **kw: Any) -> Settings:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
@@ -69,6 +89,8 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         ("QA_MAX_QUESTION_CHARS", "max_question_chars"),
         ("QA_MAX_HISTORY", "max_history"),
         ("QA_MAX_BODY_BYTES", "max_body_bytes"),
+        ("QA_MAX_UPLOAD_BYTES", "max_upload_bytes"),
+        ("QA_EMBEDDING_BATCH", "embedding_batch"),
     ):
         if env.get(key):
             try:
@@ -77,6 +99,23 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
                 raise SystemExit(f"{key} must be a whole number, got {env[key]!r}") from exc
     if "QA_LOG_LEVEL" in env:
         kw["log_level"] = env["QA_LOG_LEVEL"].upper()
+    if env.get("QA_ADMIN_TOKEN"):
+        kw["admin_token"] = env["QA_ADMIN_TOKEN"]
+    if env.get("QA_UPLOAD_DIR"):
+        kw["upload_dir"] = env["QA_UPLOAD_DIR"]
     if "QA_BUILD_IF_MISSING" in env:
         kw["build_if_missing"] = _bool(env["QA_BUILD_IF_MISSING"])
+    if "QA_EMBEDDING_MODEL" in env:
+        kw["embedding_model"] = env["QA_EMBEDDING_MODEL"].strip()
+    if env.get("QA_HYBRID_WEIGHT"):
+        try:
+            kw["hybrid_weight"] = float(env["QA_HYBRID_WEIGHT"])
+        except ValueError:
+            kw["hybrid_weight"] = -1.0
+        if not 0.0 <= kw["hybrid_weight"] <= 1.0:
+            raise SystemExit(f"QA_HYBRID_WEIGHT must be a number from 0 to 1, got {env['QA_HYBRID_WEIGHT']!r}")
+    if env.get("QA_HYBRID_FUSION"):
+        kw["hybrid_fusion"] = env["QA_HYBRID_FUSION"].strip().lower()
+        if kw["hybrid_fusion"] not in ("weighted", "rrf"):
+            raise SystemExit(f"QA_HYBRID_FUSION must be 'weighted' or 'rrf', got {env['QA_HYBRID_FUSION']!r}")
     return s.with_overrides(**kw)

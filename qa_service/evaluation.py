@@ -1,7 +1,10 @@
 """``qa-service eval``: retrieval and answer quality on the seed set and CMRC2018.
 
 Both indexes are built in memory from the sources, so the figures do not depend
-on whatever is in the on-disk index.
+on whatever is in the on-disk index.  Given an embedding model, every figure is
+reported for BM25 alone and for hybrid retrieval side by side, with an exact
+McNemar test on the per-question top-1 hits (the same questions under both, so
+only the questions on which they differ say anything).
 """
 
 from __future__ import annotations
@@ -9,14 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .config import PROJECT_DIR, Settings
+from .embeddings import Embedder, get_embedder
+from .hybrid import FusionSettings
 from .index import EmbeddedIndex, IndexSettings
 from .models import Document
 from .pipeline import build_corpus, corpus_from_documents
@@ -54,6 +60,7 @@ class SeedReport:
     item_recall: float = 0.0
     offset_errors: int = 0
     failures: list[str] = field(default_factory=list)
+    top1: list[bool] = field(default_factory=list)  # per answerable question, in order: gold passage first?
 
     def rows(self) -> list[tuple[str, str]]:
         return [
@@ -108,6 +115,7 @@ def evaluate_seed_set(svc: QAService, questions: list[dict[str, Any]], originals
             answer_ok.append(ok)
             if not ok:
                 rep.failures.append(f"{q['id']} answer {ans['text']!r} lacks {q['answer_contains']!r}")
+    rep.top1 = [r == 0 for r in ranks]
     if ranks:
         rep.hit1 = sum(r == 0 for r in ranks) / len(ranks)
         rep.hit5 = sum(r is not None and r < 5 for r in ranks) / len(ranks)
@@ -134,73 +142,250 @@ def cmrc_documents(path: str | Path) -> tuple[list[Document], list[tuple[str, st
     return docs, qs
 
 
-def evaluate_retrieval(svc: QAService, questions: Iterable[tuple[str, str, list[str]]]) -> dict[str, float]:
-    r1 = r5 = mrr = ahit = 0.0
-    n = 0
+@dataclass
+class RetrievalResult:
+    """Per question: rank of the gold paragraph (None past the candidates) and answer-hit@5."""
+
+    ranks: list[int | None] = field(default_factory=list)
+    answer_hits: list[bool] = field(default_factory=list)
+
+    @property
+    def top1(self) -> list[bool]:
+        return [r == 0 for r in self.ranks]
+
+    def metrics(self) -> dict[str, float]:
+        n = len(self.ranks) or 1
+        return {
+            "questions": len(self.ranks),
+            "R@1": sum(r == 0 for r in self.ranks) / n,
+            "R@5": sum(r is not None and r < 5 for r in self.ranks) / n,
+            "MRR@10": sum(1 / (r + 1) for r in self.ranks if r is not None and r < K) / n,
+            "answer-hit@5": sum(self.answer_hits) / n,
+        }
+
+
+def retrieve_cmrc(svc: QAService, questions: Iterable[tuple[str, str, list[str]]]) -> RetrievalResult:
+    res = RetrievalResult()
     for question, gold, answers in questions:
         hits = svc.retriever.search(svc.retriever.query(question), K * 3)
         docs: list[str] = []
         for h in hits:
             if h.chunk.doc_id not in docs:
                 docs.append(h.chunk.doc_id)
-        n += 1
-        if gold in docs[:1]:
-            r1 += 1
-        if gold in docs[:5]:
-            r5 += 1
-        if gold in docs[:K]:
-            mrr += 1 / (docs.index(gold) + 1)
+        res.ranks.append(docs.index(gold) if gold in docs else None)
         top5 = " ".join(h.chunk.text for h in hits[:5])
-        if any(a and a in top5 for a in answers):
-            ahit += 1
-    return {"questions": n, "R@1": r1 / n, "R@5": r5 / n, "MRR@10": mrr / n, "answer-hit@5": ahit / n}
+        res.answer_hits.append(any(a and a in top5 for a in answers))
+    return res
+
+
+def evaluate_retrieval(svc: QAService, questions: Iterable[tuple[str, str, list[str]]]) -> dict[str, float]:
+    return retrieve_cmrc(svc, questions).metrics()
+
+
+def mcnemar(base: Sequence[bool], other: Sequence[bool]) -> dict[str, Any]:
+    """Exact two-sided McNemar (sign) test of paired per-question hits: under no difference,
+    each question one method gets and the other misses is a fair coin."""
+    if len(base) != len(other):
+        raise ValueError("paired results must cover the same questions")
+    gained = sum(o and not b for b, o in zip(base, other, strict=True))
+    lost = sum(b and not o for b, o in zip(base, other, strict=True))
+    n = gained + lost
+    tail = sum(math.comb(n, i) for i in range(min(gained, lost) + 1)) / 2**n if n else 1.0
+    return {"gained": gained, "lost": lost, "p": min(1.0, 2 * tail)}
+
+
+def _fmt_test(t: dict[str, Any]) -> str:
+    return f"+{t['gained']} -{t['lost']} p={t['p']:.2g}"
+
+
+@dataclass
+class Mode:
+    """One retrieval set-up to evaluate: BM25 alone (no embedder) or a fusion of BM25 and dense."""
+
+    name: str
+    embedder: Embedder | None = None
+    fusion: FusionSettings = field(default_factory=FusionSettings)
+
+    def service(self, index: EmbeddedIndex) -> QAService:
+        return QAService(index, embedder=self.embedder, fusion=self.fusion)
+
+
+def eval_modes(args: argparse.Namespace, s: Settings) -> tuple[list[Mode], Embedder | None]:
+    modes = [Mode("bm25")]
+    name = args.embedding_model or s.embedding_model
+    if not name:
+        return modes, None
+    weight = s.hybrid_weight if args.hybrid_weight is None else args.hybrid_weight
+    if not 0.0 <= weight <= 1.0:
+        raise SystemExit(f"qa-service eval: --hybrid-weight must be from 0 to 1, got {weight}")
+    embedder = get_embedder(name)
+    if embedder is None:
+        raise SystemExit(f"qa-service eval: cannot use embedding model {name!r} (the log above says why)")
+    weighted = FusionSettings(weight=weight)
+    rrf = FusionSettings(method="rrf")
+    modes += [Mode(f"hybrid {weighted.label()}", embedder, weighted), Mode(f"hybrid {rrf.label()}", embedder, rrf)]
+    return modes, embedder
+
+
+def _weights(arg: str | None) -> list[float]:
+    if not arg:
+        return []
+    try:
+        ws = [float(w) for w in arg.split(",") if w.strip()]
+    except ValueError as exc:
+        raise SystemExit(f"qa-service eval: --weights takes numbers like 0,0.3,0.5: {exc}") from exc
+    if any(not 0 <= w <= 1 for w in ws):
+        raise SystemExit("qa-service eval: every weight must be from 0 to 1")
+    return ws
+
+
+def _embed(index: EmbeddedIndex, embedder: Embedder | None, s: Settings, what: str, out: dict[str, Any]) -> None:
+    if embedder is None:
+        return
+    stats = index.embed(embedder, batch_size=s.embedding_batch, show_progress=True)
+    out.setdefault("embedding", {"model": embedder.name, "model_id": embedder.model_id, "dim": embedder.dim})
+    out["embedding"][what] = {
+        "passages": stats.passages,
+        "seconds": round(stats.seconds, 1),
+        "passages_per_s": round(stats.per_second, 1),
+    }
 
 
 def run_eval(args: argparse.Namespace, s: Settings) -> int:
     settings = IndexSettings(bigrams=not args.no_bigrams)
+    modes, embedder = eval_modes(args, s)
+    weights = _weights(args.weights) if embedder is not None else []
+    if args.weights and embedder is None:
+        log.warning("--weights sweeps hybrid fusion, which needs an embedding model (--embedding-model): ignored")
     out: dict[str, Any] = {"tokenizer": settings.to_dict()["tokenizer"]}
     seed_path = Path(args.seed_set) if args.seed_set else DEFAULT_SEED_SET
+    seed_reports: dict[str, SeedReport] = {}
     if seed_path.is_file():
         corpus = build_corpus(s.corpus)
-        svc = QAService(EmbeddedIndex.build(corpus, settings))
-        rep = evaluate_seed_set(svc, load_questions(seed_path), {d.id: d.text for d in corpus.documents})
+        index = EmbeddedIndex.build(corpus, settings)
+        _embed(index, embedder, s, "seed", out)
+        questions = load_questions(seed_path)
+        originals = {d.id: d.text for d in corpus.documents}
+        for m in modes:
+            seed_reports[m.name] = evaluate_seed_set(m.service(index), questions, originals)
+        rep = seed_reports["bm25"]
         out["seed"] = {"questions": rep.n, **dict(rep.rows())}
         out["seed_failures"] = rep.failures
+        for w in weights:
+            svc = Mode("", embedder, FusionSettings(weight=w)).service(index)
+            top1 = evaluate_seed_set(svc, questions, originals).top1
+            out.setdefault("sweep", {}).setdefault(f"{w:g}", {})["seed Hit@1"] = _sweep_cell(rep.top1, top1)
     else:
         log.warning("no seed question set at %s", seed_path)
     cmrc_path = Path(args.cmrc) if args.cmrc else DEFAULT_CMRC
+    cmrc_results: dict[str, RetrievalResult] = {}
     if cmrc_path.is_file():
         docs, qs = cmrc_documents(cmrc_path)
         t0 = time.perf_counter()
-        svc = QAService(EmbeddedIndex.build(corpus_from_documents(docs), settings))
-        res = evaluate_retrieval(svc, qs)
+        index = EmbeddedIndex.build(corpus_from_documents(docs), settings)
+        cmrc_results["bm25"] = retrieve_cmrc(modes[0].service(index), qs)
+        res: dict[str, Any] = cmrc_results["bm25"].metrics()
         res["seconds"] = round(time.perf_counter() - t0, 1)
         out["cmrc2018_trial"] = {"paragraphs": len(docs), **{k: round(v, 4) for k, v in res.items()}}
+        _embed(index, embedder, s, "cmrc2018_trial", out)
+        for m in modes[1:]:
+            cmrc_results[m.name] = retrieve_cmrc(m.service(index), qs)
+        for w in weights:
+            top1 = retrieve_cmrc(Mode("", embedder, FusionSettings(weight=w)).service(index), qs).top1
+            cell = _sweep_cell(cmrc_results["bm25"].top1, top1)
+            out.setdefault("sweep", {}).setdefault(f"{w:g}", {})["CMRC R@1"] = cell
     else:
         log.warning("no CMRC2018 file at %s", cmrc_path)
+    if len(modes) > 1:
+        out["modes"] = _mode_figures(modes, seed_reports, cmrc_results)
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
+    print_report(out, modes, seed_reports, seed_path)
+    return 0
+
+
+def _sweep_cell(base: list[bool], top1: list[bool]) -> dict[str, Any]:
+    return {"value": round(sum(top1) / (len(top1) or 1), 4), **mcnemar(base, top1)}
+
+
+def _mode_figures(
+    modes: list[Mode], seed: dict[str, SeedReport], cmrc: dict[str, RetrievalResult]
+) -> dict[str, dict[str, Any]]:
+    figures: dict[str, dict[str, Any]] = {}
+    for m in modes:
+        f: dict[str, Any] = {}
+        if m.name in seed:
+            f["seed"] = dict(seed[m.name].rows())
+            f["seed_failures"] = seed[m.name].failures
+            if m.name != "bm25":
+                f["seed Hit@1 vs bm25"] = mcnemar(seed["bm25"].top1, seed[m.name].top1)
+        if m.name in cmrc:
+            f["cmrc2018_trial"] = {k: round(v, 4) for k, v in cmrc[m.name].metrics().items()}
+            if m.name != "bm25":
+                f["CMRC R@1 vs bm25"] = mcnemar(cmrc["bm25"].top1, cmrc[m.name].top1)
+        figures[m.name] = f
+    return figures
+
+
+def print_report(out: dict[str, Any], modes: list[Mode], seed: dict[str, SeedReport], seed_path: Path) -> None:
     print(f"tokenizer: {out['tokenizer']}")
+    emb = out.get("embedding")
+    if emb:
+        rates = ", ".join(
+            f"{k}: {v['passages']} passages in {v['seconds']}s ({v['passages_per_s']}/s)"
+            for k, v in emb.items()
+            if isinstance(v, dict)
+        )
+        print(f"embedding model: {emb['model_id']} ({emb['dim']} dimensions); {rates}")
+    figures = out.get("modes")
+    names = [m.name for m in modes]
+    width = max(14, *(len(n) for n in names))
+
+    def table(rows: list[tuple[str, list[str]]]) -> None:
+        print(f"  {'':<28}" + "".join(f"{n:>{width + 2}}" for n in names))
+        for label, cells in rows:
+            print(f"  {label:<28}" + "".join(f"{c:>{width + 2}}" for c in cells))
+
     if "seed" in out:
         print(
             f"\nseed set ({seed_path.name}; {sum(out['seed']['questions'].values())} questions: "
             + ", ".join(f"{v} {k}" for k, v in out["seed"]["questions"].items())
             + ")"
         )
-        for k, v in out["seed"].items():
-            if k != "questions":
-                print(f"  {k:<28}{v}")
-        if out["seed_failures"]:
-            print("  misses:")
-            for f in out["seed_failures"]:
-                print(f"    - {f}")
+        if figures:
+            rows = [(label, [dict(seed[n].rows())[label] for n in names]) for label, _ in seed["bm25"].rows()]
+            rows.append(
+                ("Hit@1 vs bm25 (McNemar)", ["-", *(_fmt_test(figures[n]["seed Hit@1 vs bm25"]) for n in names[1:])])
+            )
+            table(rows)
+        else:
+            for k, v in out["seed"].items():
+                if k != "questions":
+                    print(f"  {k:<28}{v}")
+        for n in names[:2]:
+            if seed[n].failures:
+                print(f"  misses ({n}):")
+                for f in seed[n].failures:
+                    print(f"    - {f}")
     if "cmrc2018_trial" in out:
         c = out["cmrc2018_trial"]
         print(f"\nCMRC2018 trial ({c['paragraphs']} paragraphs, {c['questions']} questions)")
-        for k in ("R@1", "R@5", "MRR@10", "answer-hit@5"):
-            print(f"  {k:<28}{c[k]:.4f}")
-    return 0
+        keys = ("R@1", "R@5", "MRR@10", "answer-hit@5")
+        if figures:
+            rows = [(k, [f"{figures[n]['cmrc2018_trial'][k]:.4f}" for n in names]) for k in keys]
+            rows.append(
+                ("R@1 vs bm25 (McNemar)", ["-", *(_fmt_test(figures[n]["CMRC R@1 vs bm25"]) for n in names[1:])])
+            )
+            table(rows)
+        else:
+            for k in keys:
+                print(f"  {k:<28}{c[k]:.4f}")
+    if out.get("sweep"):
+        print("\nweight sweep (weighted fusion; top-1 hits gained/lost against bm25, exact McNemar p)")
+        for w, cells in out["sweep"].items():
+            parts = [f"{k} {v['value']:.4f} ({_fmt_test(v)})" for k, v in cells.items()]
+            print(f"  w={w:<5} " + "   ".join(parts))
 
 
 def _strip(s: str) -> str:

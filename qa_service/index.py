@@ -1,10 +1,11 @@
 """Index stage: the retrieval seam (build / save / load / search) and its on-disk form.
 
-``SearchIndex`` is the seam other backends (dense vectors, an external engine)
-plug into.  ``EmbeddedIndex`` is the default: BM25 over jieba+bigram tokens, a
+``SearchIndex`` is the seam other backends (an external engine) plug into.
+``EmbeddedIndex`` is the default: BM25 over jieba+bigram tokens, a
 self-contained folder holding passages, article metadata and the original text
 of every document, so citations and the source view never depend on the corpus
-files still being where they were.
+files still being where they were.  Optionally it also holds one embedding per
+passage (``vectors``, see embeddings.py), which hybrid.py fuses with BM25.
 
 On disk, ``INDEX_DIR/CURRENT`` names the live version folder.  A build writes a
 new version folder under a temporary name, fsyncs it, renames it into place
@@ -31,6 +32,15 @@ import numpy as np
 
 from .bm25 import BM25, BM25Params
 from .chunking import ChunkSettings
+from .embeddings import (
+    DEFAULT_BATCH,
+    KEY_BYTES,
+    Embedder,
+    EmbedStats,
+    PassageVectors,
+    embed_passages,
+    embedding_text,
+)
 from .models import Chunk
 from .pipeline import Corpus
 from .progress import progress
@@ -38,9 +48,11 @@ from .tokenize import Tokenizer, learn_names
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # embeddings are optional extra files: older readers ignore them
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
+EMBEDDINGS = "embeddings.npy"
+EMBEDDING_KEYS = "embedding_keys.npy"
 
 
 class IndexError_(Exception):
@@ -80,8 +92,11 @@ class SearchIndex(Protocol):
     """What retrieval needs from an index backend."""
 
     tokenizer: Tokenizer
+    vectors: PassageVectors | None  # passage embeddings, if the index was built with a model
 
     def search(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]: ...
+
+    def scores(self, tokens: Sequence[str]) -> np.ndarray: ...  # BM25 score of every passage
 
     def chunk(self, i: int) -> Chunk: ...
 
@@ -101,6 +116,7 @@ class EmbeddedIndex:
         doc_text: bytes | memoryview,
         doc_bounds: np.ndarray,
         manifest: dict[str, Any],
+        vectors: PassageVectors | None = None,
     ) -> None:
         self.bm25 = bm25
         self.tokenizer = tokenizer
@@ -113,12 +129,21 @@ class EmbeddedIndex:
         self._doc_text = doc_text
         self._doc_bounds = doc_bounds
         self.manifest = manifest
+        self.vectors = vectors
 
     # -- building -------------------------------------------------------
     @classmethod
     def build(
-        cls, corpus: Corpus, settings: IndexSettings = IndexSettings(), show_progress: bool = False
+        cls,
+        corpus: Corpus,
+        settings: IndexSettings = IndexSettings(),
+        show_progress: bool = False,
+        embedder: Embedder | None = None,
+        previous: PassageVectors | None = None,
+        batch_size: int = DEFAULT_BATCH,
     ) -> EmbeddedIndex:
+        """BM25 over the corpus; with an ``embedder``, passage vectors too, reusing those of
+        ``previous`` (the index being replaced) for passages whose text is unchanged."""
         t0 = time.perf_counter()
         tokenizer = Tokenizer(learn_names(corpus.articles), bigrams=settings.bigrams)
         texts = (
@@ -172,9 +197,39 @@ class EmbeddedIndex:
             },
             "build_seconds": round(time.perf_counter() - t0, 3),
         }
-        return cls(
+        index = cls(
             bm25, tokenizer, chunk_text, chunk_bounds, chunk_meta, articles, documents, doc_text, doc_bounds, manifest
         )
+        if embedder is not None:
+            index.embed(embedder, previous, batch_size, show_progress)
+        return index
+
+    def embed(
+        self,
+        embedder: Embedder,
+        previous: PassageVectors | None = None,
+        batch_size: int = DEFAULT_BATCH,
+        show_progress: bool = False,
+    ) -> EmbedStats:
+        """Give every passage a vector from ``embedder``; rows of ``previous`` (default: the vectors
+        this index already has) are reused where the passage text and the model are the same."""
+        texts = [embedding_text(self.chunk(i)) for i in range(len(self))]
+        previous = previous if previous is not None else self.vectors
+        self.vectors, stats = embed_passages(embedder, texts, previous, batch_size, show_progress)
+        self.manifest["embeddings"] = {
+            **self.vectors.meta(),
+            "computed": stats.computed,
+            "reused": stats.reused,
+            "seconds": round(stats.seconds, 3),
+        }
+        log.info(
+            "embedded %d passages with %s in %.1fs (%d reused)",
+            stats.computed,
+            embedder.model_id,
+            stats.seconds,
+            stats.reused,
+        )
+        return stats
 
     # -- searching ------------------------------------------------------
     def __len__(self) -> int:
@@ -253,7 +308,12 @@ class EmbeddedIndex:
             put("documents.json", _json(self.documents))
             put("doc_text.bin", bytes(self._doc_text))
             put("doc_bounds.npy", _npy(self._doc_bounds))
-            manifest = {**self.manifest, "files": files}
+            manifest = {k: v for k, v in self.manifest.items() if k != "embeddings"}
+            if self.vectors is not None:
+                put(EMBEDDINGS, _npy(np.asarray(self.vectors.matrix, dtype=np.float32)))
+                put(EMBEDDING_KEYS, _npy(np.asarray(self.vectors.keys, dtype=np.uint8)))
+                manifest["embeddings"] = {**self.manifest.get("embeddings", {}), **self.vectors.meta()}
+            manifest["files"] = files
             _write_file(tmp / MANIFEST, _json(manifest))
             _fsync_dir(tmp)
             version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -317,9 +377,35 @@ class EmbeddedIndex:
                 _map_bytes(vdir / "doc_text.bin"),
                 np.load(vdir / "doc_bounds.npy", mmap_mode="r"),
                 manifest,
+                _load_vectors(vdir, manifest),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorrupt(f"index in {vdir} cannot be read ({exc}): rebuild with `qa-service index`") from exc
+
+
+def _load_vectors(vdir: Path, manifest: dict[str, Any]) -> PassageVectors | None:
+    meta = manifest.get("embeddings")
+    if not meta:
+        return None
+    if EMBEDDINGS not in manifest.get("files", {}) or EMBEDDING_KEYS not in manifest.get("files", {}):
+        raise IndexCorrupt(f"{vdir} lists embeddings but not their files: rebuild with `qa-service index`")
+    matrix = np.load(vdir / EMBEDDINGS, mmap_mode="r")
+    keys = np.load(vdir / EMBEDDING_KEYS, mmap_mode="r")
+    n = manifest["counts"]["passages"]
+    if matrix.dtype != np.float32 or matrix.shape != (n, meta["dim"]) or keys.shape != (n, KEY_BYTES):
+        raise IndexCorrupt(
+            f"embeddings in {vdir} have shape {matrix.shape}, not ({n}, {meta['dim']}): rebuild with `qa-service index`"
+        )
+    return PassageVectors(model=meta["model"], model_id=meta["model_id"], matrix=matrix, keys=keys)
+
+
+def load_previous_vectors(index_dir: str | Path) -> PassageVectors | None:
+    """The live index's vectors, for a rebuild to reuse; None if there is no readable index."""
+    try:
+        return EmbeddedIndex.load(index_dir).vectors
+    except IndexError_ as exc:
+        log.debug("no previous vectors to reuse: %s", exc)
+        return None
 
 
 def current_version_dir(root: Path) -> Path:

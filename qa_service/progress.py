@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -12,12 +13,33 @@ T = TypeVar("T")
 def progress(
     items: Iterable[T], desc: str, unit: str = "it", enabled: bool = True, total: int | None = None
 ) -> Iterator[T]:
-    if not enabled or (not sys.stderr.isatty() and not _forced()):
+    if not _shown(enabled):
         yield from items
         return
     from tqdm import tqdm
 
     yield from tqdm(items, desc=desc, unit=unit, total=total, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+
+
+@contextmanager
+def progress_bar(
+    total: int | None, desc: str, unit: str = "it", enabled: bool = True
+) -> Iterator[Callable[[int], None]]:
+    """A bar advanced by calling the yielded function with a count (for work done elsewhere)."""
+    if not _shown(enabled):
+        yield lambda n: None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(desc=desc, unit=unit, total=total, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    try:
+        yield bar.update
+    finally:
+        bar.close()
+
+
+def _shown(enabled: bool) -> bool:
+    return enabled and (sys.stderr.isatty() or _forced())
 
 
 def _forced() -> bool:

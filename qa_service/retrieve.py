@@ -3,6 +3,9 @@
 Follow-ups such as ``那工业路街道呢？`` carry the topic of the earlier question:
 the earlier question is rewritten with the new entity in place of the old
 one (``新安路街道怎样开展爱国卫生运动？`` -> ``工业路街道怎样开展爱国卫生运动？``).
+
+Ranking is a ``Ranker``: BM25 here, BM25 fused with dense vectors in hybrid.py.
+Both get the whole ``Query``, since a dense model reads the text, not tokens.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from .index import SearchIndex
 from .models import Hit
@@ -70,9 +74,29 @@ def rewrite(tokenizer: Tokenizer, question: str, history: Sequence[dict[str, str
     return question, False
 
 
-class Retriever:
+class Ranker(Protocol):
+    mode: str  # "bm25" or "hybrid": reported by the API
+
+    def rank(self, query: Query, k: int) -> list[Hit]: ...
+
+
+class BM25Ranker:
+    mode = "bm25"
+
     def __init__(self, index: SearchIndex) -> None:
         self.index = index
+
+    def rank(self, query: Query, k: int) -> list[Hit]:
+        return [
+            Hit(chunk=self.index.chunk(i), score=score, rank=r, explain={"bm25": score, "bm25_rank": r})
+            for r, (i, score) in enumerate(self.index.search(query.tokens, k))
+        ]
+
+
+class Retriever:
+    def __init__(self, index: SearchIndex, ranker: Ranker | None = None) -> None:
+        self.index = index
+        self.ranker = ranker or BM25Ranker(index)
 
     def query(self, question: str, history: Sequence[dict[str, str]] = ()) -> Query:
         tok = self.index.tokenizer
@@ -85,7 +109,4 @@ class Retriever:
         return Query(question=question, text=text, tokens=tokens, followup=followup)
 
     def search(self, query: Query, k: int) -> list[Hit]:
-        return [
-            Hit(chunk=self.index.chunk(i), score=score, rank=r, explain={"bm25": score, "bm25_rank": r})
-            for r, (i, score) in enumerate(self.index.search(query.tokens, k))
-        ]
+        return self.ranker.rank(query, k)

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from .answer import compose, highlights
-from .index import EmbeddedIndex, IndexError_, IndexIncompatible, IndexMissing, read_manifest
+from .config import from_env
+from .hybrid import FROM_SETTINGS, EmbedderChoice, FusionSettings, make_ranker, resolve_embedder, vectors_match
+from .index import EmbeddedIndex, IndexError_, IndexIncompatible, IndexMissing, load_previous_vectors, read_manifest
 from .loaders import load_paths
 from .pipeline import build_corpus, documents_fingerprint
 from .retrieve import Retriever
@@ -24,13 +26,18 @@ POOL = 30
 
 
 class QAService:
-    def __init__(self, index: EmbeddedIndex) -> None:
+    def __init__(
+        self, index: EmbeddedIndex, embedder: EmbedderChoice = FROM_SETTINGS, fusion: FusionSettings | None = None
+    ) -> None:
+        """Hybrid retrieval when ``embedder`` (default: QA_EMBEDDING_MODEL's) matches the index's
+        vectors, BM25 otherwise; ``fusion`` defaults to QA_HYBRID_WEIGHT / QA_HYBRID_FUSION."""
         self.index = index
-        self.retriever = Retriever(index)
+        fusion = fusion or FusionSettings.from_settings(from_env())
+        self.retriever = Retriever(index, make_ranker(index, resolve_embedder(embedder), fusion))
 
     @property
     def mode(self) -> str:
-        return "bm25"
+        return self.retriever.ranker.mode
 
     def ask(
         self, question: str, history: Sequence[dict[str, str]] = (), top_k: int = 5, explain: bool = False
@@ -78,12 +85,18 @@ def ensure_index(
     build_if_missing: bool = True,
     check_stale: bool = False,
     show_progress: bool = False,
+    embedder: EmbedderChoice = FROM_SETTINGS,
 ) -> EmbeddedIndex:
     """Load the index, (re)building it from ``corpus`` if it is missing or incompatible.
 
     With ``check_stale``, an index built from the same corpus paths whose files
-    have changed since is rebuilt too (this reads every corpus file).
+    have changed since is rebuilt too (this reads every corpus file).  With an
+    embedding model (default: QA_EMBEDDING_MODEL's), an index lacking that
+    model's passage vectors gets them (if building is allowed), and a rebuild
+    reuses the vectors of passages whose text did not change.
     """
+    model = resolve_embedder(embedder)
+    batch = from_env().embedding_batch
     reason = None
     try:
         manifest = read_manifest(index_dir)
@@ -92,7 +105,12 @@ def ensure_index(
             if current != manifest["corpus"].get("fingerprint"):
                 reason = "stale: the corpus changed since it was built"
         if reason is None:
-            return EmbeddedIndex.load(index_dir)
+            index = EmbeddedIndex.load(index_dir)
+            if model is not None and build_if_missing and not vectors_match(index.vectors, model):
+                log.warning("index in %s has no passage vectors from %s: adding them", index_dir, model.model_id)
+                index.embed(model, batch_size=batch, show_progress=show_progress)
+                index.save(index_dir)
+            return index
     except IndexMissing:
         reason = "missing"
     except IndexIncompatible as exc:
@@ -102,6 +120,13 @@ def ensure_index(
     if not build_if_missing:
         raise IndexMissing(f"index in {index_dir} is {reason}; build it with `qa-service index`")
     log.warning("index in %s is %s; building it from %s", index_dir, reason, ", ".join(corpus))
-    index = EmbeddedIndex.build(build_corpus(corpus, show_progress=show_progress), show_progress=show_progress)
+    previous = load_previous_vectors(index_dir) if model is not None else None
+    index = EmbeddedIndex.build(
+        build_corpus(corpus, show_progress=show_progress),
+        show_progress=show_progress,
+        embedder=model,
+        previous=previous,
+        batch_size=batch,
+    )
     index.save(index_dir)
     return index

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,3 +60,36 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(index_dir: Path, env: dict[str, str] | None = None, workers: int = 2) -> Iterator[str]:
+    """``qa-service serve`` (gunicorn) on a free loopback port; yields its base URL."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "qa_service", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--index-dir", str(index_dir), "--workers", str(workers)]
+    log = open(index_dir.parent / f"server-{port}.log", "w+")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read()}")
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("server did not become healthy in 120 s") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -201,7 +201,7 @@ def test_security_headers_on_every_response(client):
 
 
 def test_unexpected_errors_are_json_500_without_details(app, monkeypatch):
-    svc = app.extensions["qa_service"]
+    svc = app.extensions["qa_live"].service
 
     def boom(*a, **k):
         raise RuntimeError("secret /etc/passwd detail")

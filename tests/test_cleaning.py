@@ -84,3 +84,8 @@ def test_boilerplate_classifier_leaves_sentences_alone():
 def test_latin_words_broken_across_lines_keep_a_space():
     ct = clean_document("The quick brown fox jumps over the lazy dog and keeps running far away from the\nhunter.")
     assert "from the hunter." in ct.text
+
+
+def test_a_long_paragraph_mentioning_a_disclaimer_is_kept():
+    para = "会议指出，" + "各单位要加强宣传工作，" * 30 + "本文仅代表作者观点的说法不适用于正式文件。"
+    assert para in clean_document(para).text

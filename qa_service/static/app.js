@@ -445,9 +445,25 @@
 
   // ---------------------------------------------------------------- ask
 
+  // What the API's error codes mean to a reader of the Chinese UI; the API's own
+  // (English) message follows in brackets for whoever reports the problem.
+  var ERROR_TEXT = {
+    question_too_long: "问题太长了，请精简一些再问。",
+    empty_question: "请先输入问题。",
+    history_too_long: "这段对话太长了，请点「新对话」重新开始。",
+    index_not_ready: "索引还没有准备好，请稍后再试。",
+    payload_too_large: "发送的内容太大了。",
+    invalid_json: "请求格式不正确。",
+    invalid_field: "请求格式不正确。",
+    internal_error: "服务器出了点问题，已记录下来，请稍后再试。"
+  };
+
   function errorMessage(status, data) {
     var err = data && data.error;
-    if (err && typeof err === "object" && err.message) return String(err.message);
+    if (err && typeof err === "object" && err.message) {
+      var zh = ERROR_TEXT[err.code];
+      return zh ? zh + "（" + String(err.message) + "）" : String(err.message);
+    }
     if (typeof err === "string" && err) return err;
     if (status === 503) return "服务暂时不可用（HTTP 503），请稍后再试。";
     return "服务器返回错误（HTTP " + status + "）。";

@@ -1,0 +1,232 @@
+"""The index a running service answers from, and the only way it changes while serving.
+
+* Reads never wait for writes: a rebuild runs beside the live index and is
+  swapped in (one attribute assignment) only when it is complete and saved.
+* Writes are serialised across threads and processes (gunicorn workers, a
+  ``qa-service index`` run) by a lock file in the index folder.
+* Other processes notice a new ``CURRENT`` within a second and load it.
+* Corpus files are never lost: uploads are written atomically, a failed
+  rebuild rolls the file change back, and a deleted document is moved to the
+  hidden ``.trash/`` folder of its corpus folder, not unlinked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import threading
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+from .embeddings import get_embedder
+from .index import CURRENT, EmbeddedIndex, IndexError_
+from .loaders import HTML_SUFFIXES, TEXT_SUFFIXES, DecodeError, decode_bytes
+from .pipeline import build_corpus
+from .service import QAService
+
+log = logging.getLogger(__name__)
+
+UPLOAD_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+LOCK_FILE = ".write.lock"
+RELOAD_CHECK_SECONDS = 1.0
+MAX_NAME_CHARS = 120
+
+
+class WriteError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@contextlib.contextmanager
+def write_lock(index_dir: str | Path) -> Iterator[None]:
+    """Exclusive across processes: one index build or corpus change at a time."""
+    root = Path(index_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_FILE, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def sanitise_filename(name: str) -> str:
+    """A safe file name for an upload: no folders, no traversal, no control characters."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = re.split(r"[\\/]", name)[-1]  # browsers may send C:\path\file.txt
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r"[^\w.\-\u3000-\u303f\u4e00-\u9fff（）()]+", "_", name).strip("._ ")
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or not stem:
+        raise WriteError(400, "invalid_filename", "The file name needs a name and an extension (.txt, .md or .html).")
+    if f".{suffix.lower()}" not in UPLOAD_SUFFIXES:
+        raise WriteError(
+            415, "unsupported_type", f"Only {', '.join(sorted(UPLOAD_SUFFIXES))} files can be uploaded, not .{suffix}."
+        )
+    return f"{stem[: MAX_NAME_CHARS - len(suffix) - 1]}.{suffix.lower()}"
+
+
+@dataclass
+class _State:
+    service: QAService | None
+    version: str | None
+
+
+class LiveIndex:
+    def __init__(
+        self,
+        settings: Settings,
+        service: QAService | None = None,
+        make_service: Callable[[EmbeddedIndex], QAService] = QAService,
+    ) -> None:
+        self.settings = settings
+        self.make_service = make_service
+        self._state = _State(service, self._pointer())
+        self._reload_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._checked = time.monotonic()
+        self.error: str | None = None
+
+    # -- reading ----------------------------------------------------------
+    def _pointer(self) -> str | None:
+        try:
+            return (Path(self.settings.index_dir) / CURRENT).read_text("utf-8").strip() or None
+        except OSError:
+            return None
+
+    @property
+    def service(self) -> QAService | None:
+        self._maybe_reload()
+        return self._state.service
+
+    def _maybe_reload(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < RELOAD_CHECK_SECONDS:
+            return
+        self._checked = now
+        version = self._pointer()
+        if version is None or version == self._state.version:
+            return
+        # One thread loads; the others keep answering from the index they have.
+        if not self._reload_lock.acquire(blocking=False):
+            return
+        try:
+            index = EmbeddedIndex.load(self.settings.index_dir)
+            self._swap(self.make_service(index), version)
+            log.info("loaded index version %s", version)
+        except IndexError_ as exc:
+            log.warning("new index version %s not loaded, still serving %s: %s", version, self._state.version, exc)
+        finally:
+            self._reload_lock.release()
+
+    def _swap(self, service: QAService, version: str | None) -> None:
+        service.index.tokenizer.tokens("预热")  # load jieba's dictionary before the first query
+        self._state = _State(service, version)
+        self.error = None
+
+    # -- writing ----------------------------------------------------------
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        with self._write_lock, write_lock(self.settings.index_dir):
+            yield
+
+    def _rebuild(self) -> QAService:
+        corpus = build_corpus(self.settings.corpus_paths())
+        if not corpus.chunks:
+            raise WriteError(409, "empty_corpus", "The corpus would have no readable text left.")
+        model = self.settings.embedding_model
+        embedder = get_embedder(model) if model else None
+        live = self._state.service
+        # Vectors of unchanged passages are reused: an upload embeds only its own passages.
+        index = EmbeddedIndex.build(
+            corpus,
+            embedder=embedder,
+            previous=live.index.vectors if live is not None else None,
+            batch_size=self.settings.embedding_batch,
+        )
+        index.save(self.settings.index_dir)
+        service = self.make_service(index)
+        self._swap(service, self._pointer())
+        return service
+
+    def add_document(self, filename: str, data: bytes) -> dict[str, Any]:
+        name = sanitise_filename(filename)
+        if len(data) > self.settings.max_upload_bytes:
+            raise WriteError(
+                413, "payload_too_large", f"The document is larger than {self.settings.max_upload_bytes} bytes."
+            )
+        try:
+            text = decode_bytes(data)
+        except DecodeError as exc:
+            raise WriteError(400, "bad_encoding", f"The document is not UTF-8 or GB18030 text ({exc}).") from exc
+        if not text.strip():
+            raise WriteError(400, "empty_document", "The document has no text.")
+        upload_dir = Path(self.settings.upload_dir)
+        with self._writing():
+            current = self._state.service
+            if current is not None and current.index.document(name) is not None:
+                raise WriteError(409, "conflict", f"A document with id {name!r} already exists; delete it first.")
+            upload_dir.mkdir(parents=True, exist_ok=True)
+            target = upload_dir / name
+            if target.exists():
+                raise WriteError(409, "conflict", f"A document named {name!r} already exists; delete it first.")
+            tmp = upload_dir / f".upload-{uuid.uuid4().hex}"
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+            try:
+                service = self._rebuild()
+            except BaseException:
+                target.unlink(missing_ok=True)  # the corpus is back as it was; the old index is still live
+                raise
+        doc = service.index.document(name)
+        if doc is None:
+            raise WriteError(400, "no_text", "The document has no text left after cleaning; it was not added.")
+        return {k: doc.get(k) for k in ("id", "title", "publisher", "published", "format", "articles")}
+
+    def delete_document(self, doc_id: str) -> dict[str, Any]:
+        with self._writing():
+            current = self._state.service
+            doc = current.index.document(doc_id) if current is not None else None
+            if doc is None:
+                raise WriteError(404, "not_found", f"No document with id {doc_id!r}.")
+            path = Path(doc["path"]).resolve()
+            root = self._root_of(path)
+            if root is None or doc["format"] == "jsonl":
+                raise WriteError(
+                    409,
+                    "read_only",
+                    f"Document {doc_id!r} is not a file of the corpus folders; it cannot be deleted here.",
+                )
+            trash = root / ".trash"
+            trash.mkdir(exist_ok=True)
+            kept = trash / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}-{path.name}"
+            os.replace(path, kept)
+            try:
+                self._rebuild()
+            except WriteError as exc:
+                os.replace(kept, path)
+                raise exc
+            except BaseException:
+                os.replace(kept, path)
+                raise
+        return {"deleted": doc_id, "kept_at": str(kept.relative_to(root))}
+
+    def _root_of(self, path: Path) -> Path | None:
+        for p in self.settings.corpus_paths():
+            root = Path(p).resolve()
+            if root.is_dir() and path.is_relative_to(root):
+                return root
+        return None

@@ -1,0 +1,276 @@
+"""The API as OpenAPI 3.0, served at /api/openapi.json (and fuzzed by the tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import Settings
+
+
+def _error() -> dict[str, Any]:
+    return {
+        "description": "Error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _nullable(t: str) -> dict[str, Any]:
+    return {"type": t, "nullable": True}
+
+
+def openapi_spec(s: Settings) -> dict[str, Any]:
+    errors = {str(code): _error() for code in (400, 413, 415, 503)}
+    source = {
+        "type": "object",
+        "required": ["document", "title", "published", "publisher", "attribution", "char_start", "char_end"],
+        "properties": {
+            "document": {"type": "string"},
+            "title": {"type": "string"},
+            "section": _nullable("string"),
+            "published": _nullable("string"),
+            "publisher": _nullable("string"),
+            "attribution": _nullable("string"),
+            "char_start": {"type": "integer", "minimum": 0},
+            "char_end": {"type": "integer", "minimum": 0},
+        },
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "qa-service",
+            "version": "1",
+            "description": "Chinese question answering over news articles. Every passage cites the exact "
+            "characters of its source: char_start/char_end index the document's original text.",
+        },
+        "paths": {
+            "/api/ask": {
+                "post": {
+                    "summary": "Answer a question",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AskRequest"}}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Answer and passages, best first",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AskResponse"}}},
+                        },
+                        **errors,
+                    },
+                }
+            },
+            "/api/documents": {
+                "get": {
+                    "summary": "List the indexed documents",
+                    "responses": {
+                        "200": {
+                            "description": "Documents",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DocumentList"}}},
+                        },
+                        "503": _error(),
+                    },
+                },
+                "post": {
+                    "summary": "Add a document and re-index (admin token required)",
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["filename", "text"],
+                                    "properties": {
+                                        "filename": {
+                                            "type": "string",
+                                            "maxLength": 255,
+                                            "description": "ends in .txt, .md or .html; folders are stripped",
+                                        },
+                                        "text": {"type": "string"},
+                                    },
+                                }
+                            },
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["file"],
+                                    "properties": {"file": {"type": "string", "format": "binary"}},
+                                }
+                            },
+                        },
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Added",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **{str(c): _error() for c in (400, 401, 403, 409, 413, 415, 503)},
+                    },
+                },
+            },
+            "/api/documents/{doc_id}": {
+                "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "get": {
+                    "summary": "A document's original text and its articles",
+                    "responses": {
+                        "200": {
+                            "description": "Document",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Document"}}},
+                        },
+                        "404": _error(),
+                        "503": _error(),
+                    },
+                },
+                "delete": {
+                    "summary": "Remove a document and re-index (admin token required)",
+                    "security": [{"bearer": []}],
+                    "responses": {
+                        "200": {
+                            "description": "Removed",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **{str(c): _error() for c in (401, 403, 404, 409, 503)},
+                    },
+                },
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness and index status",
+                    "responses": {
+                        "200": {
+                            "description": "Ready",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        "503": _error(),
+                    },
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                        }
+                    },
+                },
+                "AskRequest": {
+                    "type": "object",
+                    "required": ["question"],
+                    "properties": {
+                        "question": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": s.max_question_chars,
+                            "pattern": r"\S",  # not blank
+                        },
+                        "top_k": {"type": "integer", "minimum": 1, "maximum": s.max_top_k, "default": s.default_top_k},
+                        "history": {
+                            "type": "array",
+                            "nullable": True,
+                            "maxItems": s.max_history,
+                            "items": {
+                                "type": "object",
+                                "required": ["role", "content"],
+                                "properties": {
+                                    "role": {"type": "string", "enum": ["user", "assistant"]},
+                                    "content": {"type": "string", "maxLength": s.max_history_chars},
+                                },
+                            },
+                        },
+                        "explain": {"type": "boolean", "default": False},
+                    },
+                },
+                "AskResponse": {
+                    "type": "object",
+                    "required": ["question", "answer", "passages", "took_ms"],
+                    "properties": {
+                        "question": {"type": "string"},
+                        "mode": {"type": "string"},
+                        "rewritten_question": {"type": "string"},
+                        "took_ms": {"type": "number"},
+                        "answer": {
+                            "type": "object",
+                            "required": ["text", "items", "passage"],
+                            "properties": {
+                                "text": _nullable("string"),
+                                "passage": _nullable("integer"),
+                                "span": {"type": "array", "items": {"type": "integer"}, "nullable": True},
+                                "confidence": {"type": "number"},
+                                "items": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["text", "passages"],
+                                        "properties": {
+                                            "text": {"type": "string"},
+                                            "passages": {"type": "array", "items": {"type": "integer"}},
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                        "passages": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "text", "score", "highlights", "source"],
+                                "properties": {
+                                    "id": {"type": "string"},
+                                    "text": {"type": "string"},
+                                    "score": {"type": "number"},
+                                    "highlights": {
+                                        "type": "array",
+                                        "items": {"type": "array", "items": {"type": "integer"}},
+                                    },
+                                    "source": source,
+                                    "explain": {"type": "object"},
+                                },
+                            },
+                        },
+                    },
+                },
+                "DocumentList": {
+                    "type": "object",
+                    "required": ["documents"],
+                    "properties": {
+                        "documents": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "title"],
+                                "properties": {
+                                    "id": {"type": "string"},
+                                    "title": {"type": "string"},
+                                    "publisher": _nullable("string"),
+                                    "published": _nullable("string"),
+                                    "format": {"type": "string"},
+                                    "articles": {"type": "integer"},
+                                },
+                            },
+                        }
+                    },
+                },
+                "Document": {
+                    "type": "object",
+                    "required": ["id", "text", "articles"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "title": {"type": "string"},
+                        "text": {"type": "string"},
+                        "publisher": _nullable("string"),
+                        "published": _nullable("string"),
+                        "format": {"type": "string"},
+                        "url": _nullable("string"),
+                        "articles": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+            },
+        },
+    }
