@@ -9,7 +9,9 @@ rarest term, instead of partitioning every passage's score.
 
 The formula and defaults are rank-bm25's ``BM25Okapi`` (k1=1.5, b=0.75,
 epsilon=0.25: a negative idf is replaced by epsilon x the mean idf), so the two
-give the same scores for the same tokens; the tests check that.
+give the same scores for the same tokens; the tests check that.  One documented
+difference: an idf that is still zero or negative after that (rank-bm25 leaves it
+so, and a one-passage corpus then scores nothing) is raised to ``MIN_IDF``.
 
 Building scales to millions of passages: tokens are counted chunk by chunk
 (in worker processes with ``build_from_texts``), the postings of each chunk are
@@ -54,6 +56,9 @@ CHUNK = 2048
 # Below this many passages a build stays in the calling process (a worker costs ~0.1 s to start).
 PARALLEL_MIN = 8192
 
+
+# The idf a term gets when the Okapi formula leaves it at or below zero (see above).
+MIN_IDF = 1e-3
 
 @dataclass(frozen=True)
 class BM25Params:
@@ -424,6 +429,10 @@ class BM25:
         idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
         if len(idf):
             idf[idf < 0] = params.epsilon * (math.fsum(idf.tolist()) / len(idf))
+            # Our one departure from rank-bm25: an idf that is still not positive (a term in
+            # at least half the passages of a corpus of one or a few passages, where even the
+            # mean idf is negative) would make such a corpus unsearchable; it counts a little.
+            idf[idf <= 0] = MIN_IDF
         norm = params.k1 * (1 - params.b + params.b * doc_len / avgdl)
 
         indptr = np.zeros(n_terms + 1, dtype=np.int64)

@@ -43,12 +43,12 @@ from .embeddings import (
 )
 from .models import Chunk
 from .pipeline import Corpus
-from .progress import progress
+from .progress import progress_bar
 from .tokenize import Tokenizer, learn_names
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1  # embeddings are optional extra files: older readers ignore them
+FORMAT_VERSION = 2  # 2: BM25 as BM25.save writes it; embeddings are optional extra files
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 EMBEDDINGS = "embeddings.npy"
@@ -149,10 +149,11 @@ class EmbeddedIndex:
         texts = (
             (f"{c.title} {c.section or ''} {c.text}" if settings.title_in_passages else c.text) for c in corpus.chunks
         )
-        tokens = (
-            tokenizer.tokens(t) for t in progress(texts, "tokenizing", "passage", show_progress, len(corpus.chunks))
-        )
-        bm25 = BM25.build(tokens, settings.bm25)
+        with progress_bar(len(corpus.chunks), "indexing", "passage", show_progress) as advance:
+            # Worker processes (one per core) tokenize and count; small corpora stay in this process.
+            bm25 = BM25.build_from_texts(
+                texts, tokenizer.tokens, settings.bm25, total=len(corpus.chunks), on_progress=advance
+            )
         chunk_text, chunk_bounds = _pack([c.text for c in corpus.chunks])
         chunk_meta = np.array(
             [(a, c.char_start, c.char_end) for c, a in zip(corpus.chunks, corpus.chunk_article, strict=True)],
@@ -295,11 +296,7 @@ class EmbeddedIndex:
                 _write_file(tmp / name, data)
                 files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
-            put("vocab.json", _json([t for t, _ in sorted(self.bm25.vocab.items(), key=lambda kv: kv[1])]))
-            put("bm25_indptr.npy", _npy(self.bm25.indptr))
-            put("bm25_indices.npy", _npy(self.bm25.indices))
-            put("bm25_weights.npy", _npy(self.bm25.weights))
-            put("bm25_idf.npy", _npy(self.bm25.idf))
+            files.update(self.bm25.save(tmp))  # bm25.json, bm25_*.npy, bm25_terms.bin, bm25_postings.bin
             put("userdict.json", _json(self.tokenizer.user_words))
             put("chunk_text.bin", bytes(self._chunk_text))
             put("chunk_bounds.npy", _npy(self._chunk_bounds))
@@ -352,17 +349,10 @@ class EmbeddedIndex:
             if verify and _sha256_file(path) != meta["sha256"]:
                 raise IndexCorrupt(f"index file {path} fails its checksum: rebuild with `qa-service index`")
         try:
-            terms = json.loads((vdir / "vocab.json").read_text("utf-8"))
+            bm25 = BM25.load(vdir, mmap=True)
             params = BM25Params(**manifest["settings"]["bm25"])
-            bm25 = BM25(
-                {t: i for i, t in enumerate(terms)},
-                np.load(vdir / "bm25_indptr.npy", mmap_mode="r"),
-                np.load(vdir / "bm25_indices.npy", mmap_mode="r"),
-                np.load(vdir / "bm25_weights.npy", mmap_mode="r"),
-                manifest["counts"]["passages"],
-                params,
-                np.load(vdir / "bm25_idf.npy", mmap_mode="r"),
-            )
+            if bm25.params != params or bm25.n_docs != manifest["counts"]["passages"]:
+                raise ValueError("the BM25 files do not match the manifest")
             tokenizer = Tokenizer(
                 json.loads((vdir / "userdict.json").read_text("utf-8")), bigrams=manifest["settings"]["bigrams"]
             )

@@ -2,8 +2,18 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from qa_service.bm25 import BM25, BM25Params
+from qa_service.bm25 import BM25, MIN_IDF, BM25Params
 from qa_service.tokenize import Tokenizer
+
+
+class Reference(BM25Okapi):
+    """rank-bm25's BM25Okapi with our one documented difference: no idf at or below zero."""
+
+    def _calc_idf(self, nd):
+        super()._calc_idf(nd)
+        for word, value in self.idf.items():
+            if value <= 0:
+                self.idf[word] = MIN_IDF
 
 QUESTIONS = [
     "谁陪同宋洁督导爱国卫生工作？",
@@ -23,7 +33,7 @@ def seed_tokens(seed_corpus):
 
 def test_scores_equal_rank_bm25_on_the_seed_passages(seed_tokens):
     tok, docs = seed_tokens
-    ours, ref = BM25.build(docs), BM25Okapi(docs)
+    ours, ref = BM25.build(docs), Reference(docs)
     for q in QUESTIONS:
         qt = tok.tokens(q)
         np.testing.assert_allclose(ours.scores(qt), ref.get_scores(qt), rtol=1e-5, atol=1e-5)
@@ -32,7 +42,7 @@ def test_scores_equal_rank_bm25_on_the_seed_passages(seed_tokens):
 def test_scores_equal_rank_bm25_with_other_parameters(seed_tokens):
     tok, docs = seed_tokens
     ours = BM25.build(docs, BM25Params(k1=1.2, b=0.5, epsilon=0.1))
-    ref = BM25Okapi(docs, k1=1.2, b=0.5, epsilon=0.1)
+    ref = Reference(docs, k1=1.2, b=0.5, epsilon=0.1)
     qt = tok.tokens(QUESTIONS[0])
     np.testing.assert_allclose(ours.scores(qt), ref.get_scores(qt), rtol=1e-5, atol=1e-5)
 
@@ -53,3 +63,20 @@ def test_empty_corpus_and_empty_query():
     assert bm.n_docs == 0 and bm.top_k(["x"], 5)[0].size == 0
     bm = BM25.build([["a", "b"], ["b", "c"]])
     assert bm.scores([]).tolist() == [0.0, 0.0]
+
+
+def test_the_only_difference_from_rank_bm25_is_the_idf_floor(seed_tokens):
+    tok, docs = seed_tokens
+    ours, plain = BM25.build(docs), BM25Okapi(docs)
+    for q in QUESTIONS:
+        qt = tok.tokens(q)
+        floored = [t for t in qt if plain.idf.get(t, 1) <= 0]
+        if not floored:
+            np.testing.assert_allclose(ours.scores(qt), plain.get_scores(qt), rtol=1e-5, atol=1e-5)
+
+
+def test_a_one_passage_corpus_is_searchable():
+    # rank-bm25 gives every term a negative idf here and ranks nothing.
+    assert BM25Okapi([["峡窝镇", "整改"]]).get_scores(["峡窝镇"])[0] < 0
+    ids, scores = BM25.build([["峡窝镇", "整改"]]).top_k(["峡窝镇"], 5)
+    assert ids.tolist() == [0] and scores[0] > 0

@@ -60,7 +60,7 @@ def test_missing_index_is_reported(tmp_path):
 
 def test_corrupted_file_fails_its_checksum(seed_index, tmp_path):
     vdir = seed_index.save(tmp_path)
-    target = vdir / "bm25_weights.npy"
+    target = vdir / "bm25_postings.bin"
     data = bytearray(target.read_bytes())
     data[-1] ^= 0xFF
     target.write_bytes(bytes(data))

@@ -1,0 +1,99 @@
+"""The scalable BM25: term table, block-wise build, worker build, save/load modes, pruned top-k."""
+
+import numpy as np
+import pytest
+
+import qa_service.bm25 as bm25_module
+from qa_service.bm25 import BM25, BM25Params, TermTable
+from qa_service.tokenize import Tokenizer
+
+QUESTIONS = [
+    "谁陪同宋洁督导爱国卫生工作？",
+    "上街区一季度一般公共预算收入是多少？",
+    "法国的首都是哪里？",
+    "工作 工作 会议",
+]
+
+
+@pytest.fixture(scope="module")
+def seed_texts(seed_corpus):
+    return [f"{c.title} {c.section or ''} {c.text}" for c in seed_corpus.chunks]
+
+
+def _ranking(bm: BM25, tokens: list[str], k: int) -> tuple[list[int], list[float]]:
+    """The k best by a full sort of every passage's score (float32), ties by passage id."""
+    s = bm.scores(tokens)
+    order = np.lexsort((np.arange(len(s)), -s))
+    order = [int(i) for i in order if s[i] > 0][:k]
+    return order, [float(s[i]) for i in order]
+
+
+def test_term_table_finds_every_term_and_nothing_else():
+    terms = ["工作", "会议", "a", "", "街道办事处", "2021"]
+    table, ids = TermTable.from_terms(terms)
+    assert sorted(ids.tolist()) == list(range(len(terms)))
+    for t, i in zip(terms, ids.tolist(), strict=True):
+        assert table.get(t) == i and t in table and table.term(i) == t
+    assert table.get("没有") is None and "没有" not in table
+    assert table.lookup(["会议", "没有", "a"]).tolist() == [table["会议"], -1, table["a"]]
+    assert dict(table.items()) == {t: i for t, i in zip(terms, ids.tolist(), strict=True)}
+
+
+def test_a_hash_collision_is_resolved_with_another_salt(monkeypatch):
+    real = bm25_module._hashes
+
+    def colliding(terms, salt):  # every term hashes alike under the first salt
+        return np.zeros(len(terms), dtype=np.uint64) if salt == b"" else real(terms, salt)
+
+    monkeypatch.setattr(bm25_module, "_hashes", colliding)
+    bm = BM25.build([["甲", "乙"], ["乙", "丙"], ["乙", "丁"], ["甲"]])
+    assert bm.vocab.salt > 0 and len(bm.vocab) == 4
+    assert bm.top_k(["丙"], 2)[0].tolist() == [1]
+    assert bm.vocab.get("戊") is None
+
+
+def test_blocks_and_workers_build_the_same_index(seed_texts, monkeypatch):
+    tok = Tokenizer()
+    docs = [tok.tokens(t) for t in seed_texts] * 7  # several blocks
+    monkeypatch.setattr(bm25_module, "CHUNK", 64)
+    one = BM25.build(docs)
+    monkeypatch.setattr(bm25_module, "PARALLEL_MIN", 10)
+    par = BM25.build_from_texts(seed_texts * 7, tok.tokens, workers=2)
+    for a, b in ((one, par),):
+        assert np.array_equal(a.vocab.hashes, b.vocab.hashes)
+        assert np.array_equal(a.indptr, b.indptr)
+        assert np.array_equal(a.indices, b.indices) and np.array_equal(a.weights, b.weights)
+    for q in QUESTIONS:
+        qt = tok.tokens(q)
+        assert np.array_equal(one.scores(qt), par.scores(qt))
+
+
+@pytest.mark.parametrize("mode", ["mmap", "read", "memory"])
+def test_saved_index_answers_the_same_in_every_mode(seed_texts, tmp_path, mode):
+    tok = Tokenizer()
+    built = BM25.build([tok.tokens(t) for t in seed_texts], BM25Params(k1=1.2, b=0.7))
+    files = built.save(tmp_path / "a")
+    assert set(files) >= {"bm25.json", "bm25_postings.bin", "bm25_term_hashes.npy"}
+    assert all(len(f["sha256"]) == 64 and f["bytes"] == (tmp_path / "a" / n).stat().st_size for n, f in files.items())
+    loaded = BM25.load(tmp_path / "a", postings=mode)
+    assert loaded.params == built.params and loaded.n_docs == built.n_docs
+    for q in QUESTIONS:
+        qt = tok.tokens(q)
+        assert np.array_equal(loaded.scores(qt), built.scores(qt))
+        a, b = loaded.top_k(qt, 10), built.top_k(qt, 10)
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert loaded.term_idf("工作") == built.term_idf("工作")
+    loaded.save(tmp_path / "b")  # a loaded index saves again, byte for byte
+    assert (tmp_path / "b" / "bm25_postings.bin").read_bytes() == (tmp_path / "a" / "bm25_postings.bin").read_bytes()
+
+
+def test_top_k_equals_a_full_sort(seed_texts):
+    tok = Tokenizer()
+    docs = [tok.tokens(t) for t in seed_texts]
+    bm = BM25.build(docs * 3)  # repeated passages: many ties, broken by passage id
+    for q in [*QUESTIONS, "街道 社区 工作", "爱国卫生运动"]:
+        qt = tok.tokens(q)
+        for k in (1, 5, 30, 500):
+            ids, scores = bm.top_k(qt, k)
+            want_ids, want_scores = _ranking(bm, qt, k)
+            assert ids.tolist() == want_ids and scores.tolist() == want_scores
