@@ -25,8 +25,10 @@ HTML_SUFFIXES = {".html", ".htm"}
 JSONL_SUFFIXES = {".jsonl"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
 
-# Longest file we read; larger ones are almost certainly not news text.
+# Largest file we read: a single document beyond 64 MiB is almost certainly not news text;
+# a JSONL file holds many articles (100,000 of them are about 100 MiB).
 MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_JSONL_BYTES = 2 * 1024 * 1024 * 1024
 
 
 class DecodeError(ValueError):
@@ -74,10 +76,11 @@ def load_file(path: Path, root: Path | None = None) -> list[Document]:
     root = root or path.parent
     doc_id = path.relative_to(root).as_posix()
     size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise DecodeError(f"file too large ({size} bytes > {MAX_FILE_BYTES})")
-    text = decode_bytes(path.read_bytes())
     suffix = path.suffix.lower()
+    limit = MAX_JSONL_BYTES if suffix in JSONL_SUFFIXES else MAX_FILE_BYTES
+    if size > limit:
+        raise DecodeError(f"file too large ({size} bytes > {limit})")
+    text = decode_bytes(path.read_bytes())
     if suffix in JSONL_SUFFIXES:
         return list(parse_jsonl(text, str(path)))
     if suffix in HTML_SUFFIXES:
