@@ -21,7 +21,7 @@ from tests.conftest import SEEDS, running_server
 CLIENTS = 16
 SECONDS = float(os.environ.get("QA_SOAK_SECONDS", "60"))
 MAX_UPLOADS = 12
-RSS_GROWTH_BOUND_MB = 300  # also in README "Operating"
+RSS_GROWTH_BOUND_MB = 200  # also in README "Operating"
 TOKEN = "soak-token"
 FIRST = "赤橙黄绿青蓝紫金银铜铁锡松柏桃李"
 SECOND = "甲乙丙丁戊己庚辛壬癸子丑"
