@@ -23,6 +23,14 @@ from qa_service.service import QAService
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 EVAL_SET = ROOT / "eval" / "seed_questions.jsonl"
+# A spread of question kinds: who, list, number, date, unanswerable.
+SAMPLE_QUESTIONS = [
+    "谁陪同宋洁督导爱国卫生工作？",
+    "哪些街道开展了爱国卫生或创卫工作？",
+    "上街区一季度一般公共预算收入是多少？",
+    "肥城市什么时候召开了政法队伍教育整顿动员部署会议？",
+    "法国的首都是哪里？",
+]
 
 
 @pytest.fixture(scope="session")

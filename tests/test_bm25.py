@@ -4,6 +4,7 @@ from rank_bm25 import BM25Okapi
 
 from qa_service.bm25 import BM25, MIN_IDF, BM25Params
 from qa_service.tokenize import Tokenizer
+from tests.conftest import SAMPLE_QUESTIONS
 
 
 class Reference(BM25Okapi):
@@ -15,14 +16,7 @@ class Reference(BM25Okapi):
             if value <= 0:
                 self.idf[word] = MIN_IDF
 
-QUESTIONS = [
-    "谁陪同宋洁督导爱国卫生工作？",
-    "哪些街道开展了爱国卫生或创卫工作？",
-    "上街区一季度一般公共预算收入是多少？",
-    "肥城市什么时候召开了政法队伍教育整顿动员部署会议？",
-    "法国的首都是哪里？",
-    "工作 工作 会议",
-]
+QUESTIONS = [*SAMPLE_QUESTIONS, "工作 工作 会议"]  # a repeated term counts twice
 
 
 @pytest.fixture(scope="module")

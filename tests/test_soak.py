@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SEEDS, running_server
+from tests.conftest import SAMPLE_QUESTIONS, SEEDS, running_server
 
 CLIENTS = 16
 SECONDS = float(os.environ.get("QA_SOAK_SECONDS", "60"))
@@ -25,14 +25,7 @@ RSS_GROWTH_BOUND_MB = 200  # also in README "Operating"
 TOKEN = "soak-token"
 FIRST = "赤橙黄绿青蓝紫金银铜铁锡松柏桃李"
 SECOND = "甲乙丙丁戊己庚辛壬癸子丑"
-QUESTIONS = [
-    "谁陪同宋洁督导爱国卫生工作？",
-    "哪些街道开展了爱国卫生或创卫工作？",
-    "上街区一季度一般公共预算收入是多少？",
-    "肥城市什么时候召开了政法队伍教育整顿动员部署会议？",
-    "法国的首都是哪里？",
-    "峡窝镇",
-]
+QUESTIONS = [*SAMPLE_QUESTIONS, "峡窝镇"]
 
 
 def request(method, url, body=None, headers=None, timeout=60):
