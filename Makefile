@@ -18,9 +18,9 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-# Everything the tests use, embeddings included (sentence-transformers on the CPU build of torch 2.13.0).
+# Everything the tests use: embeddings (sentence-transformers on the CPU build of torch 2.13.0) and Milvus Lite.
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,embeddings]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,embeddings,milvus]'
 	touch $@ $(VENV)/.installed-run
 
 setup-run: $(VENV)/.installed-run

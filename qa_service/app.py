@@ -14,7 +14,7 @@ from .config import PACKAGE_DIR, Settings, from_env
 from .index import IndexError_
 from .live import LiveIndex, WriteError
 from .openapi import openapi_spec
-from .service import QAService, ensure_index
+from .service import QAService, open_index
 
 log = logging.getLogger("qa_service.http")
 
@@ -195,6 +195,9 @@ def healthz():
     svc = _live().service
     if svc is None:
         return error_response(503, "index_not_ready", _live().error or "index not loaded")
+    ping = getattr(svc.index, "ping", None)  # an external engine (Milvus) must answer too
+    if ping is not None:
+        ping()
     return jsonify(
         {"status": "ok", "mode": svc.mode, "passages": len(svc.index), "documents": len(svc.index.documents)}
     )
@@ -217,7 +220,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     error = None
     if service is None:
         try:
-            service = QAService(ensure_index(settings.index_dir, settings.corpus_paths(), settings.build_if_missing))
+            service = QAService(open_index(settings))
         except (IndexError_, OSError) as exc:
             log.error("index not loaded: %s", exc)
             error = str(exc)
@@ -235,6 +238,12 @@ def _install_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(e: ApiError):
         return error_response(e.status, e.code, e.message)
+
+    @app.errorhandler(IndexError_)
+    def _backend_error(e: IndexError_):
+        # The search engine (Milvus) became unreachable or its collection changed under us.
+        log.error("search backend error on %s %s: %s", request.method, request.path, e)
+        return error_response(503, "backend_unavailable", f"The search backend is unavailable: {e}")
 
     @app.errorhandler(HTTPException)
     def _http_error(e: HTTPException):

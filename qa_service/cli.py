@@ -9,10 +9,16 @@ import os
 import shutil
 import sys
 import textwrap
+import warnings
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .config import Settings, from_env
+from .config import BACKENDS, Settings, from_env
 from .logging_setup import setup_logging
+
+if TYPE_CHECKING:
+    from .embeddings import Embedder
+    from .pipeline import Corpus
 
 log = logging.getLogger("qa_service.cli")
 
@@ -21,13 +27,15 @@ EPILOG = textwrap.dedent(
     examples:
       qa-service index                      # index the default corpus (seeds/) into index/
       qa-service index ~/news --index-dir /srv/qa-index
+      qa-service index --backend milvus     # load the corpus into Milvus (QA_MILVUS_URI, QA_MILVUS_COLLECTION)
       qa-service serve --port 8000          # JSON API + chat page on http://127.0.0.1:8000/
       qa-service ask "谁陪同宋洁督导爱国卫生工作？"
       qa-service ask "哪些街道开展了爱国卫生或创卫工作？" --json
       qa-service eval                       # retrieval and answer figures on the eval sets
+      qa-service eval --backend milvus      # the same figures through Milvus, beside the embedded index
 
     Every flag has an environment variable (QA_INDEX_DIR, QA_CORPUS, QA_HOST, QA_PORT,
-    QA_WORKERS, QA_LOG_LEVEL, ...): see qa_service/config.py or the README.
+    QA_WORKERS, QA_LOG_LEVEL, QA_BACKEND, QA_MILVUS_URI, ...): see qa_service/config.py or the README.
     """
 )
 
@@ -46,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     def index_dir_arg(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--index-dir", help="index folder (env QA_INDEX_DIR; default ./index)")
 
+    def backend_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--backend",
+            choices=BACKENDS,
+            help="embedded (the index folder) or milvus (the collection QA_MILVUS_URI / QA_MILVUS_COLLECTION "
+            "name, plus its metadata in the index folder); env QA_BACKEND, default embedded",
+        )
+
     sp = sub.add_parser(
         "index",
         help="build the index from files or folders",
@@ -61,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME_OR_PATH",
         help="sentence-transformers model for hybrid retrieval (env QA_EMBEDDING_MODEL; '' for none): passages "
         "are embedded too, reusing the previous index's vectors of unchanged passages",
+    )
+    backend_arg(sp)
+    sp.add_argument(
+        "--recreate",
+        action="store_true",
+        help="milvus: drop the collection and load every passage again (after a schema, analyzer or model change)",
     )
 
     sp = sub.add_parser(
@@ -101,16 +123,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--hybrid-weight", type=float, metavar="W", help="dense share of the hybrid score (env QA_HYBRID_WEIGHT)"
     )
     sp.add_argument("--weights", metavar="W,W,...", help="also sweep these hybrid weights (top-1 figures only)")
+    sp.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="embedded",
+        help="milvus: also run every figure through Milvus (QA_MILVUS_URI; a temporary Milvus Lite file if unset), "
+        "with both analyzers, side by side with the embedded index",
+    )
     sp.add_argument("--json", action="store_true", help="print figures as JSON")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    # jieba (and milvus-lite 2.5) import pkg_resources, which warns on every run where it exists
+    # (the [milvus] extra pins setuptools<81 for milvus-lite): not a user's concern.
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
     args = build_parser().parse_args(argv)
     settings = from_env().with_overrides(log_level=args.log_level.upper() if args.log_level else None)
     setup_logging(settings.log_level)
     if getattr(args, "index_dir", None):
         settings = settings.with_overrides(index_dir=args.index_dir)
+    if args.command != "eval" and getattr(args, "backend", None):
+        settings = settings.with_overrides(backend=args.backend)
     try:
         return COMMANDS[args.command](args, settings)
     except KeyboardInterrupt:
@@ -136,6 +170,8 @@ def cmd_index(args: argparse.Namespace, s: Settings) -> int:
     embedder = get_embedder(model) if model else None
     if model and embedder is None:
         print(f"qa-service index: cannot use embedding model {model!r}; indexing for BM25 only", file=sys.stderr)
+    if s.backend == "milvus":
+        return _index_milvus(corpus, s, embedder, args)
     previous = load_previous_vectors(s.index_dir) if embedder else None
     index = EmbeddedIndex.build(
         corpus, show_progress=not args.no_progress, embedder=embedder, previous=previous, batch_size=s.embedding_batch
@@ -150,17 +186,50 @@ def cmd_index(args: argparse.Namespace, s: Settings) -> int:
     return 0
 
 
+def _index_milvus(corpus: Corpus, s: Settings, embedder: Embedder | None, args: argparse.Namespace) -> int:
+    from .index import IndexError_
+    from .live import write_lock
+    from .milvus_backend import MilvusConfig, index_corpus, meta_dir
+
+    config = MilvusConfig.from_settings(s)
+    try:
+        with write_lock(s.index_dir):  # not while a running service is re-indexing after an upload
+            run = index_corpus(corpus, s, embedder, recreate=args.recreate, show_progress=not args.no_progress)
+    except IndexError_ as exc:
+        print(f"qa-service index: {exc}", file=sys.stderr)
+        return 1
+    c, st = run.counts, run.stats
+    print(
+        f"indexed {c['documents']} documents, {c['articles']} articles, {c['passages']} passages -> collection "
+        f"{config.collection!r} on {config.where()} (metadata in {meta_dir(s)})"
+    )
+    print(f"milvus: {st.summary()} in {st.seconds:.1f}s" + (" (collection re-created)" if st.recreated else ""))
+    if embedder is not None:
+        print(f"embedded {st.embedded} passages with {embedder.model_id}")
+    run.index.close()
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
     from .index import IndexError_
-    from .service import ensure_index
+    from .service import open_index
 
     s = s.with_overrides(host=args.host, port=args.port, workers=args.workers, corpus=args.corpus)
+    milvus_file = False
     try:
         # Build (or rebuild) before forking workers, so they all load the same finished index.
-        ensure_index(s.index_dir, s.corpus_paths(), s.build_if_missing, check_stale=True, show_progress=True)
+        index = open_index(s, check_stale=True, show_progress=True)
     except IndexError_ as exc:
         print(f"qa-service serve: {exc}", file=sys.stderr)
         return 1
+    if s.backend == "milvus":
+        from .milvus_backend import MilvusConfig
+
+        index.close()  # type: ignore[union-attr]  # each worker connects for itself
+        milvus_file = MilvusConfig.from_settings(s).is_file
+        if milvus_file and s.workers > 1:
+            log.warning("a Milvus Lite file can be opened by one process only: serving with 1 worker")
+            s = s.with_overrides(workers=1)
     gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
     env = dict(os.environ)
     env.update(
@@ -168,7 +237,10 @@ def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
         QA_CORPUS=os.pathsep.join(os.path.abspath(p) for p in s.corpus),
         QA_LOG_LEVEL=s.log_level,
         QA_BUILD_IF_MISSING="0",
+        QA_BACKEND=s.backend,
     )
+    if milvus_file:
+        env["QA_MILVUS_URI"] = os.path.abspath(s.milvus_uri or os.path.join(s.index_dir, "milvus.db"))
     # glibc gives every thread its own malloc arena; with gthread workers that shows up as
     # RSS that grows with concurrency but is never used again. Two arenas a process is plenty.
     env.setdefault("MALLOC_ARENA_MAX", "2")
@@ -180,7 +252,8 @@ def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
         str(s.workers),
         "--threads",
         "4",  # a worker rebuilding after an upload keeps answering from its live index
-        "--preload",  # load the index once; workers share its pages
+        *(["--preload"] if s.backend == "embedded" else []),  # load the index once; workers share its pages
+        # (not with Milvus: a gRPC connection must not cross a fork, so each worker opens its own)
         "--timeout",
         "60",
         "--graceful-timeout",
@@ -199,7 +272,7 @@ def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
 
 def cmd_ask(args: argparse.Namespace, s: Settings) -> int:
     from .index import IndexError_
-    from .service import QAService, ensure_index
+    from .service import QAService, open_index
 
     if not 1 <= args.top_k <= s.max_top_k:
         print(f"qa-service ask: --top-k must be from 1 to {s.max_top_k}", file=sys.stderr)
@@ -209,7 +282,7 @@ def cmd_ask(args: argparse.Namespace, s: Settings) -> int:
         print(f"qa-service ask: the question must be 1 to {s.max_question_chars} characters", file=sys.stderr)
         return 2
     try:
-        svc = QAService(ensure_index(s.index_dir, s.corpus_paths(), s.build_if_missing))
+        svc = QAService(open_index(s))
     except IndexError_ as exc:
         print(f"qa-service ask: {exc}", file=sys.stderr)
         return 1

@@ -19,11 +19,18 @@
 | QA_HYBRID_WEIGHT      | 0.4                | dense share of the hybrid score (0 = BM25 order, 1 = dense order) |
 | QA_HYBRID_FUSION      | weighted           | ``weighted`` (min-max scores mixed) or ``rrf`` (reciprocal rank, k=60) |
 | QA_EMBEDDING_BATCH    | 32                 | passages per embedding batch when indexing           |
+| QA_BACKEND            | embedded           | ``embedded`` (the index folder) or ``milvus`` (docs/milvus.md) |
+| QA_MILVUS_URI         | QA_INDEX_DIR/milvus.db | Milvus Lite file (``….db``) or ``http://host:19530`` |
+| QA_MILVUS_TOKEN       | (unset)            | Milvus credentials: ``user:password`` or an API key  |
+| QA_MILVUS_COLLECTION  | qa_passages        | the corpus's collection (letters, digits, ``_``)     |
+| QA_MILVUS_ANALYZER    | jieba+bigrams      | ``jieba+bigrams`` (our terms) or ``chinese`` (Milvus's analyzer) |
+| QA_MILVUS_TIMEOUT     | 10                 | seconds per Milvus call before it counts as failed   |
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -58,6 +65,12 @@ class Settings:
     hybrid_weight: float = 0.4
     hybrid_fusion: str = "weighted"
     embedding_batch: int = 32
+    backend: str = "embedded"  # or "milvus"
+    milvus_uri: str = ""  # empty: a Milvus Lite file in the index folder
+    milvus_token: str | None = field(default=None, repr=False)
+    milvus_collection: str = "qa_passages"
+    milvus_analyzer: str = "jieba+bigrams"
+    milvus_timeout: float = 10.0
 
     def corpus_paths(self) -> list[str]:
         """The corpus plus the upload folder, once something has been uploaded."""
@@ -118,4 +131,54 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         kw["hybrid_fusion"] = env["QA_HYBRID_FUSION"].strip().lower()
         if kw["hybrid_fusion"] not in ("weighted", "rrf"):
             raise SystemExit(f"QA_HYBRID_FUSION must be 'weighted' or 'rrf', got {env['QA_HYBRID_FUSION']!r}")
+    kw.update(_milvus_env(env))
     return s.with_overrides(**kw)
+
+
+BACKENDS = ("embedded", "milvus")
+MILVUS_ANALYZERS = ("jieba+bigrams", "chinese")
+_COLLECTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+_URI_SCHEMES = re.compile(r"^(?:https?|tcp|grpc|unix)://|^unix:")
+
+
+def check_backend(value: str) -> str:
+    v = value.strip().lower()
+    if v not in BACKENDS:
+        raise SystemExit(f"QA_BACKEND must be one of {', '.join(BACKENDS)}, got {value!r}")
+    return v
+
+
+def check_milvus_uri(value: str) -> str:
+    v = value.strip()
+    if v and not _URI_SCHEMES.match(v) and not v.endswith(".db"):
+        raise SystemExit(f"QA_MILVUS_URI must be a Milvus Lite file ending in .db or http(s)://host:port, got {v!r}")
+    return v
+
+
+def _milvus_env(env: dict[str, str]) -> dict[str, Any]:
+    kw: dict[str, Any] = {}
+    if env.get("QA_BACKEND"):
+        kw["backend"] = check_backend(env["QA_BACKEND"])
+    if env.get("QA_MILVUS_URI"):
+        kw["milvus_uri"] = check_milvus_uri(env["QA_MILVUS_URI"])
+    if env.get("QA_MILVUS_TOKEN"):
+        kw["milvus_token"] = env["QA_MILVUS_TOKEN"]
+    if env.get("QA_MILVUS_COLLECTION"):
+        name = env["QA_MILVUS_COLLECTION"].strip()
+        if not _COLLECTION.match(name):
+            raise SystemExit(f"QA_MILVUS_COLLECTION must be letters, digits and _ (not first a digit), got {name!r}")
+        kw["milvus_collection"] = name
+    if env.get("QA_MILVUS_ANALYZER"):
+        analyzer = env["QA_MILVUS_ANALYZER"].strip().lower()
+        if analyzer not in MILVUS_ANALYZERS:
+            raise SystemExit(f"QA_MILVUS_ANALYZER must be one of {', '.join(MILVUS_ANALYZERS)}, got {analyzer!r}")
+        kw["milvus_analyzer"] = analyzer
+    if env.get("QA_MILVUS_TIMEOUT"):
+        try:
+            kw["milvus_timeout"] = float(env["QA_MILVUS_TIMEOUT"])
+        except ValueError:
+            kw["milvus_timeout"] = -1.0
+        if kw["milvus_timeout"] <= 0:
+            given = env["QA_MILVUS_TIMEOUT"]
+            raise SystemExit(f"QA_MILVUS_TIMEOUT must be a positive number of seconds, got {given!r}")
+    return kw

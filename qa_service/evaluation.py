@@ -5,6 +5,11 @@ on whatever is in the on-disk index.  Given an embedding model, every figure is
 reported for BM25 alone and for hybrid retrieval side by side, with an exact
 McNemar test on the per-question top-1 hits (the same questions under both, so
 only the questions on which they differ say anything).
+
+With ``--backend milvus`` the same corpora are also loaded into Milvus (the
+configured QA_MILVUS_URI, or a temporary Milvus Lite file) under throw-away
+collections, once per analyzer, and every figure is reported for them beside
+the embedded index's.
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ import json
 import logging
 import math
 import re
+import tempfile
 import time
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +33,7 @@ from .embeddings import Embedder, get_embedder
 from .hybrid import FusionSettings
 from .index import EmbeddedIndex, IndexSettings
 from .models import Document
-from .pipeline import build_corpus, corpus_from_documents
+from .pipeline import Corpus, build_corpus, corpus_from_documents
 from .service import QAService
 from .text import strip_ws
 
@@ -200,14 +208,74 @@ def _fmt_test(t: dict[str, Any]) -> str:
 
 @dataclass
 class Mode:
-    """One retrieval set-up to evaluate: BM25 alone (no embedder) or a fusion of BM25 and dense."""
+    """One retrieval set-up to evaluate: BM25 alone (no embedder) or a fusion of BM25 and dense,
+    on the embedded index or on Milvus with one of its analyzers (``backend`` "milvus:<analyzer>")."""
 
     name: str
     embedder: Embedder | None = None
     fusion: FusionSettings = field(default_factory=FusionSettings)
+    backend: str = "embedded"
 
-    def service(self, index: EmbeddedIndex) -> QAService:
+    def service(self, index: Any) -> QAService:
         return QAService(index, embedder=self.embedder, fusion=self.fusion)
+
+
+def milvus_modes(embedder: Embedder | None, weight: float) -> list[Mode]:
+    """Milvus beside the embedded modes: BM25 with each analyzer, and Milvus's hybrid search."""
+    modes = [Mode("milvus bm25", backend="milvus:jieba+bigrams"), Mode("milvus bm25 chinese", backend="milvus:chinese")]
+    if embedder is not None:
+        for f in (FusionSettings(weight=weight), FusionSettings(method="rrf")):
+            modes.append(Mode(f"milvus hybrid {f.label()}", embedder, f, backend="milvus:jieba+bigrams"))
+    return modes
+
+
+class MilvusEval:
+    """Throw-away collections for the eval (dropped afterwards), one per corpus and analyzer."""
+
+    def __init__(self, s: Settings, workdir: str) -> None:
+        from .milvus_backend import MilvusConfig
+
+        self.base = s.with_overrides(backend="milvus", index_dir=workdir)
+        if not s.milvus_uri:
+            self.base = self.base.with_overrides(milvus_uri=str(Path(workdir) / "eval.db"))
+        self.tag = uuid.uuid4().hex[:8]
+        self.config = MilvusConfig.from_settings(self.base)
+        self.stores: list[Any] = []
+
+    def index(self, corpus: Corpus, what: str, analyzer: str, embedder: Embedder | None, settings: IndexSettings):
+        from .milvus_backend import index_corpus
+
+        s = self.base.with_overrides(milvus_collection=f"qa_eval_{what}_{analyzer[:7]}_{self.tag}".replace("+", "_"))
+        s = s.with_overrides(milvus_analyzer=analyzer)
+        run = index_corpus(corpus, s, embedder, index_settings=settings)
+        self.stores.append(run.index.store)
+        return run.index
+
+    def close(self) -> None:
+        for store in self.stores:
+            try:
+                store.drop()
+            except Exception as exc:  # a cleanup failure must not hide the figures
+                log.warning("could not drop eval collection %s: %s", store.config.collection, exc)
+        for store in self.stores:
+            store.close()
+
+
+@contextmanager
+def milvus_eval(s: Settings, enabled: bool) -> Iterator[MilvusEval | None]:
+    if not enabled:
+        yield None
+        return
+    from .milvus_backend import MilvusError
+
+    with tempfile.TemporaryDirectory(prefix="qa-eval-milvus-") as workdir:
+        ev = MilvusEval(s, workdir)
+        try:
+            yield ev
+        except MilvusError as exc:
+            raise SystemExit(f"qa-service eval: {exc}") from exc
+        finally:
+            ev.close()
 
 
 def eval_modes(args: argparse.Namespace, s: Settings) -> tuple[list[Mode], Embedder | None]:
@@ -252,8 +320,29 @@ def _embed(index: EmbeddedIndex, embedder: Embedder | None, s: Settings, what: s
 
 
 def run_eval(args: argparse.Namespace, s: Settings) -> int:
+    with milvus_eval(s, getattr(args, "backend", "embedded") == "milvus") as mv:
+        return _run_eval(args, s, mv)
+
+
+def _indexes(
+    modes: list[Mode], index: EmbeddedIndex, corpus: Corpus, what: str, mv: MilvusEval | None, settings: IndexSettings
+) -> dict[str, Any]:
+    """The index each mode's backend searches: the embedded one, or a Milvus collection per analyzer."""
+    out: dict[str, Any] = {"embedded": index}
+    for m in modes:
+        if m.backend not in out and mv is not None:
+            analyzer = m.backend.split(":", 1)[1]
+            model = next((x.embedder for x in modes if x.backend == m.backend and x.embedder is not None), None)
+            out[m.backend] = mv.index(corpus, what, analyzer, model, settings)
+    return out
+
+
+def _run_eval(args: argparse.Namespace, s: Settings, mv: MilvusEval | None) -> int:
     settings = IndexSettings(bigrams=not args.no_bigrams)
     modes, embedder = eval_modes(args, s)
+    if mv is not None:
+        weight = s.hybrid_weight if args.hybrid_weight is None else args.hybrid_weight
+        modes += milvus_modes(embedder, weight)
     weights = _weights(args.weights) if embedder is not None else []
     if args.weights and embedder is None:
         log.warning("--weights sweeps hybrid fusion, which needs an embedding model (--embedding-model): ignored")
@@ -266,8 +355,9 @@ def run_eval(args: argparse.Namespace, s: Settings) -> int:
         _embed(index, embedder, s, "seed", out)
         questions = load_questions(seed_path)
         originals = {d.id: d.text for d in corpus.documents}
+        indexes = _indexes(modes, index, corpus, "seed", mv, settings)
         for m in modes:
-            seed_reports[m.name] = evaluate_seed_set(m.service(index), questions, originals)
+            seed_reports[m.name] = evaluate_seed_set(m.service(indexes[m.backend]), questions, originals)
         rep = seed_reports["bm25"]
         out["seed"] = {"questions": rep.n, **dict(rep.rows())}
         out["seed_failures"] = rep.failures
@@ -282,20 +372,24 @@ def run_eval(args: argparse.Namespace, s: Settings) -> int:
     if cmrc_path.is_file():
         docs, qs = cmrc_documents(cmrc_path)
         t0 = time.perf_counter()
-        index = EmbeddedIndex.build(corpus_from_documents(docs), settings)
+        cmrc_corpus = corpus_from_documents(docs)
+        index = EmbeddedIndex.build(cmrc_corpus, settings)
         cmrc_results["bm25"] = retrieve_cmrc(modes[0].service(index), qs)
         res: dict[str, Any] = cmrc_results["bm25"].metrics()
         res["seconds"] = round(time.perf_counter() - t0, 1)
         out["cmrc2018_trial"] = {"paragraphs": len(docs), **{k: round(v, 4) for k, v in res.items()}}
         _embed(index, embedder, s, "cmrc2018_trial", out)
+        indexes = _indexes(modes, index, cmrc_corpus, "cmrc", mv, settings)
         for m in modes[1:]:
-            cmrc_results[m.name] = retrieve_cmrc(m.service(index), qs)
+            cmrc_results[m.name] = retrieve_cmrc(m.service(indexes[m.backend]), qs)
         for w in weights:
             top1 = retrieve_cmrc(Mode("", embedder, FusionSettings(weight=w)).service(index), qs).top1
             cell = _sweep_cell(cmrc_results["bm25"].top1, top1)
             out.setdefault("sweep", {}).setdefault(f"{w:g}", {})["CMRC R@1"] = cell
     else:
         log.warning("no CMRC2018 file at %s", cmrc_path)
+    if mv is not None:
+        out["milvus"] = {"uri": mv.config.where(), "analyzers": ["jieba+bigrams", "chinese"]}
     if len(modes) > 1:
         out["modes"] = _mode_figures(modes, seed_reports, cmrc_results)
     if args.json:
@@ -330,6 +424,8 @@ def _mode_figures(
 
 def print_report(out: dict[str, Any], modes: list[Mode], seed: dict[str, SeedReport], seed_path: Path) -> None:
     print(f"tokenizer: {out['tokenizer']}")
+    if out.get("milvus"):
+        print(f"milvus: {out['milvus']['uri']}, throw-away collections (dropped after the run)")
     emb = out.get("embedding")
     if emb:
         rates = ", ".join(

@@ -87,10 +87,17 @@ class LiveIndex:
         self,
         settings: Settings,
         service: QAService | None = None,
-        make_service: Callable[[EmbeddedIndex], QAService] = QAService,
+        make_service: Callable[[Any], QAService] = QAService,
     ) -> None:
         self.settings = settings
         self.make_service = make_service
+        self.milvus = settings.backend == "milvus"
+        # The folder whose CURRENT names the live version: the index, or the Milvus metadata store.
+        self.pointer_root = Path(settings.index_dir)
+        if self.milvus:
+            from .milvus_backend import meta_dir
+
+            self.pointer_root = meta_dir(settings)
         self._state = _State(service, self._pointer())
         self._reload_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -100,7 +107,7 @@ class LiveIndex:
     # -- reading ----------------------------------------------------------
     def _pointer(self) -> str | None:
         try:
-            return (Path(self.settings.index_dir) / CURRENT).read_text("utf-8").strip() or None
+            return (self.pointer_root / CURRENT).read_text("utf-8").strip() or None
         except OSError:
             return None
 
@@ -121,13 +128,22 @@ class LiveIndex:
         if not self._reload_lock.acquire(blocking=False):
             return
         try:
-            index = EmbeddedIndex.load(self.settings.index_dir)
+            index = self._load()
             self._swap(self.make_service(index), version)
             log.info("loaded index version %s", version)
         except IndexError_ as exc:
             log.warning("new index version %s not loaded, still serving %s: %s", version, self._state.version, exc)
         finally:
             self._reload_lock.release()
+
+    def _load(self) -> Any:
+        if self.milvus:
+            from .milvus_backend import MilvusIndex
+
+            live = self._state.service
+            store = getattr(live.index, "store", None) if live is not None else None
+            return MilvusIndex.load(self.settings, store=store)  # the same connection, not a new one
+        return EmbeddedIndex.load(self.settings.index_dir)
 
     def _swap(self, service: QAService, version: str | None) -> None:
         service.index.tokenizer.tokens("预热")  # load jieba's dictionary before the first query
@@ -147,6 +163,15 @@ class LiveIndex:
         model = self.settings.embedding_model
         embedder = get_embedder(model) if model else None
         live = self._state.service
+        if self.milvus:
+            from .milvus_backend import index_corpus
+
+            # Only the changed documents' passages are replaced in the collection (and embedded).
+            store = getattr(live.index, "store", None) if live is not None else None
+            run = index_corpus(corpus, self.settings, embedder, store=store)
+            service = self.make_service(run.index)
+            self._swap(service, self._pointer())
+            return service
         # Vectors of unchanged passages are reused: an upload embeds only its own passages.
         index = EmbeddedIndex.build(
             corpus,

@@ -9,15 +9,18 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .answer import compose, highlights
-from .config import from_env
+from .config import Settings, from_env
 from .hybrid import FROM_SETTINGS, EmbedderChoice, FusionSettings, make_ranker, resolve_embedder, vectors_match
 from .index import EmbeddedIndex, IndexError_, IndexIncompatible, IndexMissing, load_previous_vectors, read_manifest
 from .loaders import load_paths
 from .pipeline import build_corpus, documents_fingerprint
 from .retrieve import Retriever
+
+if TYPE_CHECKING:
+    from .milvus_backend import MilvusIndex
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +30,20 @@ POOL = 30
 
 class QAService:
     def __init__(
-        self, index: EmbeddedIndex, embedder: EmbedderChoice = FROM_SETTINGS, fusion: FusionSettings | None = None
+        self,
+        index: EmbeddedIndex | MilvusIndex,
+        embedder: EmbedderChoice = FROM_SETTINGS,
+        fusion: FusionSettings | None = None,
     ) -> None:
         """Hybrid retrieval when ``embedder`` (default: QA_EMBEDDING_MODEL's) matches the index's
-        vectors, BM25 otherwise; ``fusion`` defaults to QA_HYBRID_WEIGHT / QA_HYBRID_FUSION."""
+        vectors, BM25 otherwise; ``fusion`` defaults to QA_HYBRID_WEIGHT / QA_HYBRID_FUSION.
+        An index that ranks elsewhere (the Milvus backend) brings its own rankers."""
         self.index = index
         fusion = fusion or FusionSettings.from_settings(from_env())
-        self.retriever = Retriever(index, make_ranker(index, resolve_embedder(embedder), fusion))
+        model = resolve_embedder(embedder)
+        own = getattr(index, "make_ranker", None)
+        ranker = own(model, fusion) if own is not None else make_ranker(index, model, fusion)  # type: ignore[arg-type]
+        self.retriever = Retriever(index, ranker)  # type: ignore[arg-type]
 
     @property
     def mode(self) -> str:
@@ -130,3 +140,27 @@ def ensure_index(
     )
     index.save(index_dir)
     return index
+
+
+def open_index(
+    settings: Settings,
+    check_stale: bool = False,
+    show_progress: bool = False,
+    embedder: EmbedderChoice = FROM_SETTINGS,
+) -> EmbeddedIndex | MilvusIndex:
+    """The index of the configured backend (QA_BACKEND): the embedded index folder, or the Milvus
+    collection with its local metadata.  Either is built from the corpus if missing and allowed."""
+    if settings.backend == "milvus":
+        from .milvus_backend import ensure_milvus_index
+
+        return ensure_milvus_index(
+            settings, check_stale=check_stale, show_progress=show_progress, embedder=resolve_embedder(embedder)
+        )
+    return ensure_index(
+        settings.index_dir,
+        settings.corpus_paths(),
+        settings.build_if_missing,
+        check_stale=check_stale,
+        show_progress=show_progress,
+        embedder=embedder,
+    )
