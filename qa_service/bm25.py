@@ -60,6 +60,12 @@ PARALLEL_MIN = 8192
 # The idf a term gets when the Okapi formula leaves it at or below zero (see above).
 MIN_IDF = 1e-3
 
+
+def max_idf(n_docs: int) -> float:
+    """The idf of a term in one of ``n_docs`` passages: what an unseen term would at least weigh."""
+    return float(np.log(n_docs + 0.5) - np.log(1.5)) if n_docs else 0.0
+
+
 @dataclass(frozen=True)
 class BM25Params:
     k1: float = 1.5
@@ -577,8 +583,7 @@ class BM25:
     # -- querying -----------------------------------------------------------
     @property
     def max_idf(self) -> float:
-        """The idf of a term in one passage: what an unseen term would at least weigh."""
-        return float(np.log(self.n_docs + 0.5) - np.log(1.5)) if self.n_docs else 0.0
+        return max_idf(self.n_docs)
 
     def term_idf(self, term: str) -> float | None:
         """The term's idf, or None if no passage contains it."""

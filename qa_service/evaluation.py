@@ -18,7 +18,6 @@ import argparse
 import json
 import logging
 import math
-import re
 import tempfile
 import time
 import uuid
@@ -482,7 +481,3 @@ def print_report(out: dict[str, Any], modes: list[Mode], seed: dict[str, SeedRep
         for w, cells in out["sweep"].items():
             parts = [f"{k} {v['value']:.4f} ({_fmt_test(v)})" for k, v in cells.items()]
             print(f"  w={w:<5} " + "   ".join(parts))
-
-
-def _strip(s: str) -> str:
-    return re.sub(r"\s", "", s)

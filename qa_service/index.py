@@ -42,7 +42,7 @@ from .embeddings import (
     embedding_text,
 )
 from .models import Chunk
-from .pipeline import Corpus
+from .pipeline import Corpus, corpus_records
 from .progress import progress_bar
 from .tokenize import Tokenizer, learn_names
 
@@ -103,7 +103,36 @@ class SearchIndex(Protocol):
     def __len__(self) -> int: ...
 
 
-class EmbeddedIndex:
+class DocumentLookup:
+    """Documents, their articles and original texts (packed in one UTF-8 blob), by document id.
+
+    Shared by every backend: retrieval may move to an engine, the source view and the
+    answer's checks against the cited document stay local.
+    """
+
+    documents: list[dict[str, Any]]
+    articles: list[dict[str, Any]]
+    _doc_pos: dict[str, int]
+    _doc_text: bytes | memoryview
+    _doc_bounds: np.ndarray
+
+    def document_text(self, doc_id: str) -> str:
+        pos = self._doc_pos.get(doc_id)
+        if pos is None:
+            return ""
+        a, b = self._doc_bounds[pos], self._doc_bounds[pos + 1]
+        return bytes(self._doc_text[a:b]).decode("utf-8")
+
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        pos = self._doc_pos.get(doc_id)
+        if pos is None:
+            return None
+        text = self.document_text(doc_id)
+        arts = [{k: v for k, v in art.items() if k != "document"} for art in self.articles if art["document"] == doc_id]
+        return {**self.documents[pos], "text": text, "articles_list": arts}
+
+
+class EmbeddedIndex(DocumentLookup):
     def __init__(
         self,
         bm25: BM25,
@@ -159,31 +188,7 @@ class EmbeddedIndex:
             [(a, c.char_start, c.char_end) for c, a in zip(corpus.chunks, corpus.chunk_article, strict=True)],
             dtype=np.int64,
         ).reshape(-1, 3)
-        articles = [
-            {**a.meta(), "index": a.index, "char_start": a.char_start, "char_end": a.char_end} for a in corpus.articles
-        ]
-        n_articles: dict[str, int] = {}
-        for a in corpus.articles:
-            n_articles[a.doc_id] = n_articles.get(a.doc_id, 0) + 1
-        first_title = {}
-        for a in corpus.articles:
-            first_title.setdefault(a.doc_id, a)
-        documents = []
-        for d in corpus.documents:
-            fa = first_title.get(d.id)
-            documents.append(
-                {
-                    "id": d.id,
-                    "path": d.path,
-                    "format": d.format,
-                    "title": d.title or (fa.title if fa else d.id),
-                    "publisher": d.publisher or (fa.publisher if fa else None),
-                    "published": d.published or (fa.published if fa else None),
-                    "url": d.url,
-                    "articles": n_articles.get(d.id, 0),
-                    "chars": len(d.text),
-                }
-            )
+        documents, articles = corpus_records(corpus)
         doc_text, doc_bounds = _pack([d.text for d in corpus.documents])
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -263,24 +268,6 @@ class EmbeddedIndex:
             attribution=art["attribution"],
             section=art["section"],
         )
-
-    def chunk_article(self, i: int) -> int:
-        return int(self._chunk_meta[i][0])
-
-    def document_text(self, doc_id: str) -> str:
-        pos = self._doc_pos.get(doc_id)
-        if pos is None:
-            return ""
-        a, b = self._doc_bounds[pos], self._doc_bounds[pos + 1]
-        return bytes(self._doc_text[a:b]).decode("utf-8")
-
-    def document(self, doc_id: str) -> dict[str, Any] | None:
-        pos = self._doc_pos.get(doc_id)
-        if pos is None:
-            return None
-        text = self.document_text(doc_id)
-        arts = [{k: v for k, v in art.items() if k != "document"} for art in self.articles if art["document"] == doc_id]
-        return {**self.documents[pos], "text": text, "articles_list": arts}
 
     # -- persistence ----------------------------------------------------
     def save(self, index_dir: str | Path) -> Path:

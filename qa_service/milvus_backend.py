@@ -55,12 +55,13 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from .bm25 import BM25Params
+from .bm25 import BM25Params, max_idf
 from .config import Settings
 from .embeddings import Embedder, QueryEncoder, embedding_text, query_encoder
 from .index import (
     CURRENT,
     MANIFEST,
+    DocumentLookup,
     IndexCorrupt,
     IndexError_,
     IndexIncompatible,
@@ -77,7 +78,7 @@ from .index import (
     current_version_dir,
 )
 from .models import Chunk, Hit
-from .pipeline import Corpus, build_corpus, documents_fingerprint
+from .pipeline import Corpus, build_corpus, corpus_records, documents_fingerprint
 from .progress import progress_bar
 from .retrieve import Query
 from .tokenize import Tokenizer, learn_names
@@ -597,7 +598,7 @@ class TermStats:
 
     @property
     def max_idf(self) -> float:
-        return float(np.log(self.n_docs + 0.5) - np.log(1.5)) if self.n_docs else 0.0
+        return max_idf(self.n_docs)
 
     def term_idf(self, term: str) -> float | None:
         i = self.vocab.get(term)
@@ -671,7 +672,7 @@ def prepare(corpus: Corpus, analyzer: str, settings: IndexSettings = IndexSettin
         versions[doc_id] = h.hexdigest()[:32]
         for r in doc_rows:
             r["version"] = versions[doc_id]
-    documents, articles = _metadata(corpus)
+    documents, articles = corpus_records(corpus)
     return Prepared(
         tokenizer=tokenizer,
         terms=TermStats.from_tokens(token_lists),
@@ -682,34 +683,6 @@ def prepare(corpus: Corpus, analyzer: str, settings: IndexSettings = IndexSettin
         texts=[d.text for d in corpus.documents],
         passages=len(corpus.chunks),
     )
-
-
-def _metadata(corpus: Corpus) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Documents and articles exactly as the embedded index lists them."""
-    articles = [
-        {**a.meta(), "index": a.index, "char_start": a.char_start, "char_end": a.char_end} for a in corpus.articles
-    ]
-    n_articles: Counter[str] = Counter(a.doc_id for a in corpus.articles)
-    first = {}
-    for a in corpus.articles:
-        first.setdefault(a.doc_id, a)
-    documents = []
-    for d in corpus.documents:
-        fa = first.get(d.id)
-        documents.append(
-            {
-                "id": d.id,
-                "path": d.path,
-                "format": d.format,
-                "title": d.title or (fa.title if fa else d.id),
-                "publisher": d.publisher or (fa.publisher if fa else None),
-                "published": d.published or (fa.published if fa else None),
-                "url": d.url,
-                "articles": n_articles.get(d.id, 0),
-                "chars": len(d.text),
-            }
-        )
-    return documents, articles
 
 
 # -- indexing -------------------------------------------------------------------------------------
@@ -838,7 +811,7 @@ def save_meta(root: Path, prepared: Prepared, manifest: dict[str, Any]) -> Path:
 
 
 # -- the index seen by the service -------------------------------------------------------------------
-class MilvusIndex:
+class MilvusIndex(DocumentLookup):
     """What QAService needs from an index, with retrieval in Milvus and metadata from the local store."""
 
     backend = "milvus"
@@ -876,20 +849,6 @@ class MilvusIndex:
 
     def __len__(self) -> int:
         return int(self.manifest["counts"]["passages"])
-
-    def document_text(self, doc_id: str) -> str:
-        pos = self._doc_pos.get(doc_id)
-        if pos is None:
-            return ""
-        a, b = self._doc_bounds[pos], self._doc_bounds[pos + 1]
-        return bytes(self._doc_text[a:b]).decode("utf-8")
-
-    def document(self, doc_id: str) -> dict[str, Any] | None:
-        pos = self._doc_pos.get(doc_id)
-        if pos is None:
-            return None
-        arts = [{k: v for k, v in a.items() if k != "document"} for a in self.articles if a["document"] == doc_id]
-        return {**self.documents[pos], "text": self.document_text(doc_id), "articles_list": arts}
 
     def ping(self) -> None:
         """Raise MilvusError unless the collection answers (the health check)."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing as mp
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .bm25 import default_workers
 from .chunking import ChunkSettings, chunk_article
@@ -42,6 +44,34 @@ def documents_fingerprint(documents: Iterable[Document]) -> str:
     for d in sorted(documents, key=lambda d: d.id):
         h.update(d.id.encode() + b"\0" + hashlib.sha1(d.text.encode()).digest())
     return h.hexdigest()
+
+
+def corpus_records(corpus: Corpus) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The documents and articles as every backend lists them (``/api/documents`` and the source view)."""
+    articles = [
+        {**a.meta(), "index": a.index, "char_start": a.char_start, "char_end": a.char_end} for a in corpus.articles
+    ]
+    n_articles = Counter(a.doc_id for a in corpus.articles)
+    first: dict[str, Article] = {}
+    for a in corpus.articles:
+        first.setdefault(a.doc_id, a)
+    documents = []
+    for d in corpus.documents:
+        fa = first.get(d.id)
+        documents.append(
+            {
+                "id": d.id,
+                "path": d.path,
+                "format": d.format,
+                "title": d.title or (fa.title if fa else d.id),
+                "publisher": d.publisher or (fa.publisher if fa else None),
+                "published": d.published or (fa.published if fa else None),
+                "url": d.url,
+                "articles": n_articles.get(d.id, 0),
+                "chars": len(d.text),
+            }
+        )
+    return documents, articles
 
 
 def process_document(doc: Document, settings: ChunkSettings) -> tuple[list[Article], list[Chunk]]:
