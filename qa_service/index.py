@@ -298,15 +298,7 @@ class EmbeddedIndex(DocumentLookup):
                 put(EMBEDDING_KEYS, _npy(np.asarray(self.vectors.keys, dtype=np.uint8)))
                 manifest["embeddings"] = {**self.manifest.get("embeddings", {}), **self.vectors.meta()}
             manifest["files"] = files
-            _write_file(tmp / MANIFEST, _json(manifest))
-            _fsync_dir(tmp)
-            version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-            os.rename(tmp, root / version)
-            _fsync_dir(root)
-            cur_tmp = root / f".{CURRENT}.{uuid.uuid4().hex[:6]}"
-            _write_file(cur_tmp, (version + "\n").encode())
-            os.replace(cur_tmp, root / CURRENT)
-            _fsync_dir(root)
+            version = publish_version(root, tmp, manifest)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -383,6 +375,21 @@ def load_previous_vectors(index_dir: str | Path) -> PassageVectors | None:
     except IndexError_ as exc:
         log.debug("no previous vectors to reuse: %s", exc)
         return None
+
+
+def publish_version(root: Path, tmp: Path, manifest: dict[str, Any]) -> str:
+    """Make the fully written folder ``tmp`` the live version: manifest, fsync, rename, then
+    atomically point ``CURRENT`` at it.  A crash before the last step leaves the old version live."""
+    _write_file(tmp / MANIFEST, _json(manifest))
+    _fsync_dir(tmp)
+    version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    os.rename(tmp, root / version)
+    _fsync_dir(root)
+    cur_tmp = root / f".{CURRENT}.{uuid.uuid4().hex[:6]}"
+    _write_file(cur_tmp, (version + "\n").encode())
+    os.replace(cur_tmp, root / CURRENT)
+    _fsync_dir(root)
+    return version
 
 
 def current_version_dir(root: Path) -> Path:

@@ -59,7 +59,6 @@ from .bm25 import BM25Params, max_idf
 from .config import Settings
 from .embeddings import Embedder, QueryEncoder, embedding_text, query_encoder
 from .index import (
-    CURRENT,
     MANIFEST,
     DocumentLookup,
     IndexCorrupt,
@@ -67,7 +66,6 @@ from .index import (
     IndexIncompatible,
     IndexMissing,
     IndexSettings,
-    _fsync_dir,
     _json,
     _map_bytes,
     _npy,
@@ -76,6 +74,7 @@ from .index import (
     _sha256_file,
     _write_file,
     current_version_dir,
+    publish_version,
 )
 from .models import Chunk, Hit
 from .pipeline import Corpus, build_corpus, corpus_records, documents_fingerprint
@@ -793,16 +792,7 @@ def save_meta(root: Path, prepared: Prepared, manifest: dict[str, Any]) -> Path:
         put("df.npy", _npy(prepared.terms.df))
         put("doc_text.bin", doc_text)
         put("doc_bounds.npy", _npy(doc_bounds))
-        manifest = {**manifest, "files": files}
-        _write_file(tmp / MANIFEST, _json(manifest))
-        _fsync_dir(tmp)
-        version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        os.rename(tmp, root / version)
-        _fsync_dir(root)
-        cur_tmp = root / f".{CURRENT}.{uuid.uuid4().hex[:6]}"
-        _write_file(cur_tmp, (version + "\n").encode())
-        os.replace(cur_tmp, root / CURRENT)
-        _fsync_dir(root)
+        version = publish_version(root, tmp, {**manifest, "files": files})
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
