@@ -68,7 +68,7 @@ def size_label(n: int) -> str:
 
 def source_sentences() -> tuple[list[str], list[str], list[int]]:
     """Sentences, titles and CMRC passage lengths of the source texts."""
-    from qa_service.pipeline import build_corpus, corpus_from_documents
+    from qa_service.ingest.pipeline import build_corpus, corpus_from_documents
 
     texts: list[str] = []
     titles: list[str] = []

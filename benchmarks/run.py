@@ -78,7 +78,7 @@ def _tok_lines(lines: list[str]) -> str:
 
 def tokenize_file(jsonl: Path, out: Path, workers: int) -> float:
     """Tokenize every passage of ``jsonl`` into ``out`` (one line of space-separated tokens each)."""
-    from qa_service.tokenize import Tokenizer
+    from qa_service.core.tokenizer import Tokenizer
 
     tok = Tokenizer()
     t0 = time.perf_counter()
@@ -533,7 +533,7 @@ def main() -> None:
         "sizes": [],
     }
     qs = questions(args.queries)
-    from qa_service.tokenize import Tokenizer
+    from qa_service.core.tokenizer import Tokenizer
 
     tok = Tokenizer()
     queries_file = Path(args.data_dir) / "queries.json"

@@ -12,13 +12,13 @@ import textwrap
 import warnings
 from typing import TYPE_CHECKING
 
-from . import __version__
-from .config import BACKENDS, Settings, from_env
-from .logging_setup import setup_logging
+from qa_service import __version__
+from qa_service.core.logging_setup import setup_logging
+from qa_service.core.settings import BACKENDS, Settings, from_env
 
 if TYPE_CHECKING:
-    from .embeddings import Embedder
-    from .pipeline import Corpus
+    from qa_service.index.embeddings import Embedder
+    from qa_service.ingest.pipeline import Corpus
 
 log = logging.getLogger("qa_service.cli")
 
@@ -152,10 +152,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_index(args: argparse.Namespace, s: Settings) -> int:
-    from .embeddings import get_embedder
-    from .index import EmbeddedIndex, load_previous_vectors
-    from .live import write_lock
-    from .pipeline import build_corpus
+    from qa_service.index.embedded.store import EmbeddedIndex, load_previous_vectors
+    from qa_service.index.embeddings import get_embedder
+    from qa_service.ingest.pipeline import build_corpus
+    from qa_service.ops.live import write_lock
 
     paths = args.paths or s.corpus
     missing = [p for p in paths if not os.path.exists(p)]
@@ -187,9 +187,9 @@ def cmd_index(args: argparse.Namespace, s: Settings) -> int:
 
 
 def _index_milvus(corpus: Corpus, s: Settings, embedder: Embedder | None, args: argparse.Namespace) -> int:
-    from .index import IndexError_
-    from .live import write_lock
-    from .milvus_backend import MilvusConfig, index_corpus, meta_dir
+    from qa_service.index.embedded.store import IndexError_
+    from qa_service.index.milvus.backend import MilvusConfig, index_corpus, meta_dir
+    from qa_service.ops.live import write_lock
 
     config = MilvusConfig.from_settings(s)
     try:
@@ -211,8 +211,8 @@ def _index_milvus(corpus: Corpus, s: Settings, embedder: Embedder | None, args: 
 
 
 def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
-    from .index import IndexError_
-    from .service import open_index
+    from qa_service.index.embedded.store import IndexError_
+    from qa_service.qa.service import open_index
 
     s = s.with_overrides(host=args.host, port=args.port, workers=args.workers, corpus=args.corpus)
     milvus_file = False
@@ -223,7 +223,7 @@ def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
         print(f"qa-service serve: {exc}", file=sys.stderr)
         return 1
     if s.backend == "milvus":
-        from .milvus_backend import MilvusConfig
+        from qa_service.index.milvus.backend import MilvusConfig
 
         index.close()  # type: ignore[union-attr]  # each worker connects for itself
         milvus_file = MilvusConfig.from_settings(s).is_file
@@ -262,7 +262,7 @@ def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
         s.log_level.lower(),
         "--no-control-socket",  # gunicorn's admin socket would need a writable $HOME; nothing uses it
         # No gunicorn access log: the app logs every request with its latency.
-        "qa_service.wsgi:app",
+        "qa_service.web.wsgi:app",
     ]
     log.info("serving on http://%s:%d/ with %d workers", s.host, s.port, s.workers)
     sys.stdout.flush()
@@ -271,8 +271,8 @@ def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, s: Settings) -> int:
-    from .index import IndexError_
-    from .service import QAService, open_index
+    from qa_service.index.embedded.store import IndexError_
+    from qa_service.qa.service import QAService, open_index
 
     if not 1 <= args.top_k <= s.max_top_k:
         print(f"qa-service ask: --top-k must be from 1 to {s.max_top_k}", file=sys.stderr)

@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import PROJECT_DIR, Settings
-from .embeddings import Embedder, get_embedder
-from .hybrid import FusionSettings
-from .index import EmbeddedIndex, IndexSettings
-from .models import Document
-from .pipeline import Corpus, build_corpus, corpus_from_documents
-from .service import QAService
-from .text import strip_ws
+from qa_service.core.models import Document
+from qa_service.core.settings import PROJECT_DIR, Settings
+from qa_service.core.text import strip_ws
+from qa_service.index.embedded.hybrid import FusionSettings
+from qa_service.index.embedded.store import EmbeddedIndex, IndexSettings
+from qa_service.index.embeddings import Embedder, get_embedder
+from qa_service.ingest.pipeline import Corpus, build_corpus, corpus_from_documents
+from qa_service.qa.service import QAService
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ class MilvusEval:
     """Throw-away collections for the eval (dropped afterwards), one per corpus and analyzer."""
 
     def __init__(self, s: Settings, workdir: str) -> None:
-        from .milvus_backend import MilvusConfig
+        from qa_service.index.milvus.backend import MilvusConfig
 
         self.base = s.with_overrides(backend="milvus", index_dir=workdir)
         if not s.milvus_uri:
@@ -242,7 +242,7 @@ class MilvusEval:
         self.stores: list[Any] = []
 
     def index(self, corpus: Corpus, what: str, analyzer: str, embedder: Embedder | None, settings: IndexSettings):
-        from .milvus_backend import index_corpus
+        from qa_service.index.milvus.backend import index_corpus
 
         s = self.base.with_overrides(milvus_collection=f"qa_eval_{what}_{analyzer[:7]}_{self.tag}".replace("+", "_"))
         s = s.with_overrides(milvus_analyzer=analyzer)
@@ -265,7 +265,7 @@ def milvus_eval(s: Settings, enabled: bool) -> Iterator[MilvusEval | None]:
     if not enabled:
         yield None
         return
-    from .milvus_backend import MilvusError
+    from qa_service.index.milvus.backend import MilvusError
 
     with tempfile.TemporaryDirectory(prefix="qa-eval-milvus-") as workdir:
         ev = MilvusEval(s, workdir)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from qa_service.app import create_app
-from qa_service.config import Settings
-from qa_service.index import EmbeddedIndex
-from qa_service.pipeline import Corpus, build_corpus
-from qa_service.service import QAService
+from qa_service.core.settings import Settings
+from qa_service.index.embedded.store import EmbeddedIndex
+from qa_service.ingest.pipeline import Corpus, build_corpus
+from qa_service.qa.service import QAService
+from qa_service.web.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from qa_service.app import create_app
-from qa_service.config import Settings
+from qa_service.core.settings import Settings
 from qa_service.evaluation import load_questions
+from qa_service.web.app import create_app
 from tests.conftest import EVAL_SET, SEEDS
 
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from qa_service.bm25 import BM25, MIN_IDF, BM25Params
-from qa_service.tokenize import Tokenizer
+from qa_service.core.tokenizer import Tokenizer
+from qa_service.index.embedded.bm25 import BM25, MIN_IDF, BM25Params
 from tests.conftest import SAMPLE_QUESTIONS
 
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-import qa_service.bm25 as bm25_module
-from qa_service.bm25 import BM25, BM25Params, TermTable
-from qa_service.tokenize import Tokenizer
+import qa_service.index.embedded.bm25 as bm25_module
+from qa_service.core.tokenizer import Tokenizer
+from qa_service.index.embedded.bm25 import BM25, BM25Params, TermTable
 
 QUESTIONS = [
     "谁陪同宋洁督导爱国卫生工作？",

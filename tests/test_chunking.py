@@ -1,9 +1,9 @@
 import itertools
 import re
 
-from qa_service.chunking import ChunkSettings, chunk_article, sentence_spans
-from qa_service.models import Document
-from qa_service.pipeline import process_document
+from qa_service.core.models import Document
+from qa_service.ingest.chunking import ChunkSettings, chunk_article, sentence_spans
+from qa_service.ingest.pipeline import process_document
 
 
 def test_sentences_split_at_chinese_punctuation_and_line_ends():

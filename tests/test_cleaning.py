@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from qa_service.cleaning import clean_document, is_boilerplate, squeeze_spaces
+from qa_service.ingest.cleaning import clean_document, is_boilerplate, squeeze_spaces
 from tests.conftest import SEEDS
 
 SEED_FILES = sorted(p.name for p in SEEDS.iterdir())

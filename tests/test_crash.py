@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from qa_service.app import create_app
-from qa_service.config import Settings
-from qa_service.index import EmbeddedIndex
-from qa_service.pipeline import build_corpus
+from qa_service.core.settings import Settings
+from qa_service.index.embedded.store import EmbeddedIndex
+from qa_service.ingest.pipeline import build_corpus
+from qa_service.web.app import create_app
 from tests.conftest import ROOT, SEEDS
 
 KILLS = 24

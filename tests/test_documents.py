@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from qa_service import live as live_mod
-from qa_service.app import create_app
-from qa_service.config import Settings
-from qa_service.index import EmbeddedIndex, current_version_dir
-from qa_service.live import sanitise_filename
+from qa_service.core.settings import Settings
+from qa_service.index.embedded.store import EmbeddedIndex, current_version_dir
+from qa_service.ops import live as live_mod
+from qa_service.ops.live import sanitise_filename
+from qa_service.web.app import create_app
 from tests.conftest import SEEDS
 
 TOKEN = "s3cret-token"

@@ -28,20 +28,11 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-from qa_service import embeddings as emb_mod
-from qa_service.app import create_app
-from qa_service.config import Settings, from_env
-from qa_service.embeddings import (
-    PassageVectors,
-    QueryEncoder,
-    embed_passages,
-    get_embedder,
-    query_encoder,
-    text_key,
-)
+from qa_service.core.settings import Settings, from_env
 from qa_service.evaluation import mcnemar, run_eval
-from qa_service.hybrid import FusionSettings, HybridRanker, fuse, make_ranker, minmax, ranks, top_ids
-from qa_service.index import (
+from qa_service.index import embeddings as emb_mod
+from qa_service.index.embedded.hybrid import FusionSettings, HybridRanker, fuse, make_ranker, minmax, ranks, top_ids
+from qa_service.index.embedded.store import (
     EMBEDDING_KEYS,
     EMBEDDINGS,
     EmbeddedIndex,
@@ -49,9 +40,18 @@ from qa_service.index import (
     current_version_dir,
     load_previous_vectors,
 )
-from qa_service.pipeline import build_corpus
-from qa_service.retrieve import BM25Ranker
-from qa_service.service import QAService, ensure_index
+from qa_service.index.embeddings import (
+    PassageVectors,
+    QueryEncoder,
+    embed_passages,
+    get_embedder,
+    query_encoder,
+    text_key,
+)
+from qa_service.ingest.pipeline import build_corpus
+from qa_service.qa.retrieve import BM25Ranker
+from qa_service.qa.service import QAService, ensure_index
+from qa_service.web.app import create_app
 from tests.conftest import ROOT, SEEDS
 
 EXPLAIN_KEYS = {"bm25", "bm25_rank", "dense", "dense_rank", "fused", "fusion"}

@@ -4,10 +4,17 @@ import shutil
 
 import pytest
 
-from qa_service import index as index_mod
-from qa_service.index import CURRENT, EmbeddedIndex, IndexCorrupt, IndexIncompatible, IndexMissing, current_version_dir
-from qa_service.pipeline import build_corpus
-from qa_service.service import ensure_index
+from qa_service.index.embedded import store as index_mod
+from qa_service.index.embedded.store import (
+    CURRENT,
+    EmbeddedIndex,
+    IndexCorrupt,
+    IndexIncompatible,
+    IndexMissing,
+    current_version_dir,
+)
+from qa_service.ingest.pipeline import build_corpus
+from qa_service.qa.service import ensure_index
 from tests.conftest import SEEDS
 
 

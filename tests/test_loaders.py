@@ -1,7 +1,7 @@
 import json
 import logging
 
-from qa_service.loaders import decode_bytes, html_to_text, load_paths, normalise_date
+from qa_service.ingest.loaders import decode_bytes, html_to_text, load_paths, normalise_date
 
 TEXT = "上街区召开会议。\n新安路街道开展爱国卫生运动。"
 

@@ -33,13 +33,12 @@ except ImportError:
         raise
     pytest.skip("the [milvus] extra is not installed (pip install -e '.[milvus]')", allow_module_level=True)
 
-from qa_service import milvus_backend as mb
-from qa_service.app import create_app
-from qa_service.config import Settings, from_env
+from qa_service.core.settings import Settings, from_env
 from qa_service.evaluation import evaluate_seed_set, load_questions, run_eval
-from qa_service.hybrid import FusionSettings
-from qa_service.index import EmbeddedIndex
-from qa_service.milvus_backend import (
+from qa_service.index.embedded.hybrid import FusionSettings
+from qa_service.index.embedded.store import EmbeddedIndex
+from qa_service.index.milvus import backend as mb
+from qa_service.index.milvus.backend import (
     MilvusConfig,
     MilvusError,
     MilvusIndex,
@@ -48,8 +47,9 @@ from qa_service.milvus_backend import (
     index_corpus,
     meta_dir,
 )
-from qa_service.pipeline import build_corpus
-from qa_service.service import QAService
+from qa_service.ingest.pipeline import build_corpus
+from qa_service.qa.service import QAService
+from qa_service.web.app import create_app
 from tests.conftest import EVAL_SET, ROOT, SEEDS, free_port, running_server
 
 # The same contract, the same floors, the same upload behaviour: imported, run here through Milvus.

@@ -5,13 +5,13 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa_service.chunking import ChunkSettings
-from qa_service.cleaning import clean_document, squeeze_spaces
-from qa_service.loaders import decode_bytes
-from qa_service.models import Document
-from qa_service.pipeline import process_document
-from qa_service.segment import segment
-from qa_service.tokenize import Tokenizer
+from qa_service.core.models import Document
+from qa_service.core.tokenizer import Tokenizer
+from qa_service.ingest.chunking import ChunkSettings
+from qa_service.ingest.cleaning import clean_document, squeeze_spaces
+from qa_service.ingest.loaders import decode_bytes
+from qa_service.ingest.pipeline import process_document
+from qa_service.ingest.segment import segment
 
 # Text that looks like the corpus: CJK, punctuation, spaces, newlines, digits, emoji,
 # full-width digits, control characters, headers and attributions.
@@ -102,7 +102,7 @@ def test_tokens_are_nonempty_stripped_strings(text):
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=300))
 def test_decoding_arbitrary_bytes_either_works_or_raises_decode_error(data):
-    from qa_service.loaders import DecodeError
+    from qa_service.ingest.loaders import DecodeError
 
     try:
         text = decode_bytes(data)
@@ -112,7 +112,7 @@ def test_decoding_arbitrary_bytes_either_works_or_raises_decode_error(data):
 
 
 def test_mixed_encodings_in_one_folder(tmp_path):
-    from qa_service.loaders import load_paths
+    from qa_service.ingest.loaders import load_paths
 
     (tmp_path / "u8.txt").write_bytes("上街区召开会议。".encode())
     (tmp_path / "u8bom.txt").write_bytes("\ufeff上街区召开会议。".encode())

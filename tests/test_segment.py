@@ -1,7 +1,7 @@
 import itertools
 
-from qa_service.models import Document
-from qa_service.segment import segment
+from qa_service.core.models import Document
+from qa_service.ingest.segment import segment
 from tests.conftest import SEEDS
 
 

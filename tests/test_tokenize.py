@@ -1,4 +1,4 @@
-from qa_service.tokenize import STOPWORDS, Tokenizer, learn_names
+from qa_service.core.tokenizer import STOPWORDS, Tokenizer, learn_names
 
 
 def test_names_learned_from_the_corpus_stay_whole(seed_corpus):

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .models import Article, Chunk, CleanText
-from .text import CLOSERS, SENTENCE_END
+from qa_service.core.models import Article, Chunk, CleanText
+from qa_service.core.text import CLOSERS, SENTENCE_END
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .index import SearchIndex
-from .models import Hit
-from .tokenize import NAME_SUFFIXES, Tokenizer
+from qa_service.core.models import Hit
+from qa_service.core.tokenizer import NAME_SUFFIXES, Tokenizer
+from qa_service.index.embedded.store import SearchIndex
 
 _FOLLOWUP_START = re.compile(r"^(?:那|那么|那个|还有|另外|此外|其他|其它|它|他|她|这|该|其|同样|再)")
 _FOLLOWUP_END = re.compile(r"(?:呢|怎么样|如何|又如何|又怎样)[？?。!！]*$")

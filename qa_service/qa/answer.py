@@ -16,14 +16,14 @@ from collections.abc import Callable, Sequence
 
 import jieba.posseg as pseg
 
-from .chunking import sentence_spans
-from .listing import dated, list_items, list_spec
-from .models import Answer, AnswerItem, Hit
-from .names import ROLE, question_names
-from .retrieve import Query
-from .scoring import Scorer
-from .text import strip_ws
-from .tokenize import Tokenizer
+from qa_service.core.models import Answer, AnswerItem, Hit
+from qa_service.core.text import strip_ws
+from qa_service.core.tokenizer import Tokenizer
+from qa_service.ingest.chunking import sentence_spans
+from qa_service.qa.entities import ROLE, question_names
+from qa_service.qa.listing import dated, list_items, list_spec
+from qa_service.qa.retrieve import Query
+from qa_service.qa.scoring import Scorer
 
 # Below this share of the question's weight, the best sentence does not answer
 # it.  Calibrated on eval/seed_questions.jsonl (see README, "Evaluation").

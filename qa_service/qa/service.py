@@ -11,16 +11,30 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .answer import compose, highlights
-from .config import Settings, from_env
-from .hybrid import FROM_SETTINGS, EmbedderChoice, FusionSettings, make_ranker, resolve_embedder, vectors_match
-from .index import EmbeddedIndex, IndexError_, IndexIncompatible, IndexMissing, load_previous_vectors, read_manifest
-from .loaders import load_paths
-from .pipeline import build_corpus, documents_fingerprint
-from .retrieve import Retriever
+from qa_service.core.settings import Settings, from_env
+from qa_service.index.embedded.hybrid import (
+    FROM_SETTINGS,
+    EmbedderChoice,
+    FusionSettings,
+    make_ranker,
+    resolve_embedder,
+    vectors_match,
+)
+from qa_service.index.embedded.store import (
+    EmbeddedIndex,
+    IndexError_,
+    IndexIncompatible,
+    IndexMissing,
+    load_previous_vectors,
+    read_manifest,
+)
+from qa_service.ingest.loaders import load_paths
+from qa_service.ingest.pipeline import build_corpus, documents_fingerprint
+from qa_service.qa.answer import compose, highlights
+from qa_service.qa.retrieve import Retriever
 
 if TYPE_CHECKING:
-    from .milvus_backend import MilvusIndex
+    from qa_service.index.milvus.backend import MilvusIndex
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +165,7 @@ def open_index(
     """The index of the configured backend (QA_BACKEND): the embedded index folder, or the Milvus
     collection with its local metadata.  Either is built from the corpus if missing and allowed."""
     if settings.backend == "milvus":
-        from .milvus_backend import ensure_milvus_index
+        from qa_service.index.milvus.backend import ensure_milvus_index
 
         return ensure_milvus_index(
             settings, check_stale=check_stale, show_progress=show_progress, embedder=resolve_embedder(embedder)

@@ -55,10 +55,12 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from .bm25 import BM25Params, max_idf
-from .config import Settings
-from .embeddings import Embedder, QueryEncoder, embedding_text, query_encoder
-from .index import (
+from qa_service.core.models import Chunk, Hit
+from qa_service.core.progress import progress_bar
+from qa_service.core.settings import Settings
+from qa_service.core.tokenizer import Tokenizer, learn_names
+from qa_service.index.embedded.bm25 import BM25Params, max_idf
+from qa_service.index.embedded.store import (
     MANIFEST,
     DocumentLookup,
     IndexCorrupt,
@@ -76,11 +78,9 @@ from .index import (
     current_version_dir,
     publish_version,
 )
-from .models import Chunk, Hit
-from .pipeline import Corpus, build_corpus, corpus_records, documents_fingerprint
-from .progress import progress_bar
-from .retrieve import Query
-from .tokenize import Tokenizer, learn_names
+from qa_service.index.embeddings import Embedder, QueryEncoder, embedding_text, query_encoder
+from qa_service.ingest.pipeline import Corpus, build_corpus, corpus_records, documents_fingerprint
+from qa_service.qa.retrieve import Query
 
 log = logging.getLogger(__name__)
 
@@ -1023,7 +1023,7 @@ class MilvusHybridRanker:
         ]
 
     def _fused_here(self, text: str, vector: np.ndarray, k: int) -> list[Hit]:
-        from .hybrid import fuse
+        from qa_service.index.embedded.hybrid import fuse
 
         store, n = self.index.store, self.fusion.candidates
         bm25_hits = store.search(text, n) if text else []
@@ -1117,7 +1117,7 @@ def ensure_milvus_index(
         index = MilvusIndex.load(settings)
         manifest = index.manifest
         if check_stale and manifest.get("corpus", {}).get("paths") == [str(Path(p).resolve()) for p in corpus_paths]:
-            from .loaders import load_paths
+            from qa_service.ingest.loaders import load_paths
 
             if documents_fingerprint(load_paths(corpus_paths)) != manifest["corpus"].get("fingerprint"):
                 reason = "stale: the corpus changed since it was indexed"

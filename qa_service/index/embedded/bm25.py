@@ -372,7 +372,7 @@ class BM25:
     ) -> BM25:
         """Tokenize and count ``texts`` in ``workers`` processes (default: one per core), then merge.
 
-        ``tokenize`` must be picklable (a :class:`~qa_service.tokenize.Tokenizer`'s
+        ``tokenize`` must be picklable (a :class:`~qa_service.core.tokenizer.Tokenizer`'s
         ``tokens`` method is: each worker gets its own tokenizer with the same user
         words).  Small corpora (< PARALLEL_MIN passages) are done in this process.
         The result is identical to ``build(tokenize(t) for t in texts)``.

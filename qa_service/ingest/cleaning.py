@@ -20,8 +20,8 @@ import re
 import statistics
 from dataclasses import dataclass
 
-from .models import CleanText
-from .text import ATTRIBUTION_TAIL, CJK_CHAR, CONTINUATION_END, SENTENCE_END, is_cjk
+from qa_service.core.models import CleanText
+from qa_service.core.text import ATTRIBUTION_TAIL, CJK_CHAR, CONTINUATION_END, SENTENCE_END, is_cjk
 
 # Lines that are page furniture, never content.  Kept short-anchored so a real
 # sentence that merely mentions 版权 or 下载 is not thrown away.

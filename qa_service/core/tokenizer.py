@@ -19,8 +19,8 @@ from collections.abc import Iterable
 import jieba
 import jieba.posseg as pseg
 
-from .models import Article
-from .text import ATTRIBUTION_TAIL, IDEOGRAPH
+from qa_service.core.models import Article
+from qa_service.core.text import ATTRIBUTION_TAIL, IDEOGRAPH
 
 log = logging.getLogger(__name__)
 jieba.setLogLevel(logging.WARNING)

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .bm25 import default_workers
-from .chunking import ChunkSettings, chunk_article
-from .cleaning import clean_document
-from .loaders import load_paths
-from .models import Article, Chunk, Document
-from .progress import progress, progress_bar
-from .segment import segment
+from qa_service.core.models import Article, Chunk, Document
+from qa_service.core.progress import progress, progress_bar
+from qa_service.index.embedded.bm25 import default_workers
+from qa_service.ingest.chunking import ChunkSettings, chunk_article
+from qa_service.ingest.cleaning import clean_document
+from qa_service.ingest.loaders import load_paths
+from qa_service.ingest.segment import segment
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .models import Chunk
-from .progress import progress
+from qa_service.core.models import Chunk
+from qa_service.core.progress import progress
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from .config import Settings, from_env
-from .embeddings import Embedder, PassageVectors, QueryEncoder, get_embedder, query_encoder
-from .index import EmbeddedIndex
-from .models import Hit
-from .retrieve import BM25Ranker, Query, Ranker
+from qa_service.core.models import Hit
+from qa_service.core.settings import Settings, from_env
+from qa_service.index.embedded.store import EmbeddedIndex
+from qa_service.index.embeddings import Embedder, PassageVectors, QueryEncoder, get_embedder, query_encoder
+from qa_service.qa.retrieve import BM25Ranker, Query, Ranker
 
 log = logging.getLogger(__name__)
 

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .embeddings import get_embedder
-from .index import CURRENT, EmbeddedIndex, IndexError_
-from .loaders import HTML_SUFFIXES, TEXT_SUFFIXES, DecodeError, decode_bytes
-from .pipeline import build_corpus
-from .service import QAService
+from qa_service.core.settings import Settings
+from qa_service.index.embedded.store import CURRENT, EmbeddedIndex, IndexError_
+from qa_service.index.embeddings import get_embedder
+from qa_service.ingest.loaders import HTML_SUFFIXES, TEXT_SUFFIXES, DecodeError, decode_bytes
+from qa_service.ingest.pipeline import build_corpus
+from qa_service.qa.service import QAService
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class LiveIndex:
         # The folder whose CURRENT names the live version: the index, or the Milvus metadata store.
         self.pointer_root = Path(settings.index_dir)
         if self.milvus:
-            from .milvus_backend import meta_dir
+            from qa_service.index.milvus.backend import meta_dir
 
             self.pointer_root = meta_dir(settings)
         self._state = _State(service, self._pointer())
@@ -138,7 +138,7 @@ class LiveIndex:
 
     def _load(self) -> Any:
         if self.milvus:
-            from .milvus_backend import MilvusIndex
+            from qa_service.index.milvus.backend import MilvusIndex
 
             live = self._state.service
             store = getattr(live.index, "store", None) if live is not None else None
@@ -164,7 +164,7 @@ class LiveIndex:
         embedder = get_embedder(model) if model else None
         live = self._state.service
         if self.milvus:
-            from .milvus_backend import index_corpus
+            from qa_service.index.milvus.backend import index_corpus
 
             # Only the changed documents' passages are replaced in the collection (and embedded).
             store = getattr(live.index, "store", None) if live is not None else None

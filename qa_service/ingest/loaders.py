@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import ClassVar
 
-from .models import Document
+from qa_service.core.models import Document
 
 log = logging.getLogger(__name__)
 

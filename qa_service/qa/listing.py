@@ -12,9 +12,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .chunking import sentence_spans
-from .models import Hit
-from .names import (
+from qa_service.core.models import Hit
+from qa_service.core.text import strip_ws
+from qa_service.core.tokenizer import NAME_SUFFIXES, Tokenizer
+from qa_service.ingest.chunking import sentence_spans
+from qa_service.qa.entities import (
     OFFICE_SUFFIXES,
     ORG_SUFFIXES,
     PLACE_SUFFIXES,
@@ -24,9 +26,7 @@ from .names import (
     person_names,
     question_names,
 )
-from .scoring import Scorer
-from .text import strip_ws
-from .tokenize import NAME_SUFFIXES, Tokenizer
+from qa_service.qa.scoring import Scorer
 
 ITEM_TOPIC_FLOOR = 0.25
 ITEM_TOPIC_SHARE = 0.6

@@ -20,10 +20,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .cleaning import REPORTER_LINE, clean_document, concat, slice_clean, squeeze_spaces
-from .loaders import normalise_date
-from .models import Article, CleanText, Document
-from .text import ATTRIBUTION_TAIL, SENTENCE_END, ideograph_count
+from qa_service.core.models import Article, CleanText, Document
+from qa_service.core.text import ATTRIBUTION_TAIL, SENTENCE_END, ideograph_count
+from qa_service.ingest.cleaning import REPORTER_LINE, clean_document, concat, slice_clean, squeeze_spaces
+from qa_service.ingest.loaders import normalise_date
 
 _HEADER = re.compile(r"^(?P<pub>\S(?:.{0,30}?\S)?)\s*(?P<date>\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)$")
 _DATE_LINE = re.compile(

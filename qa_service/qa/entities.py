@@ -12,7 +12,7 @@ import re
 
 import jieba.posseg as pseg
 
-from .tokenize import NAME_SUFFIXES, Tokenizer
+from qa_service.core.tokenizer import NAME_SUFFIXES, Tokenizer
 
 # Titles that stand before a person's name (区委书记宋洁, 站长欧阳知秋).
 ROLE = re.compile(

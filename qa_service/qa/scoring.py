@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .retrieve import Query
-from .tokenize import STOPWORDS, Tokenizer
+from qa_service.core.tokenizer import STOPWORDS, Tokenizer
+from qa_service.qa.retrieve import Query
 
 FOCUS_WEIGHT = 3.0
 GRAM_SHARE = 0.1

@@ -10,11 +10,11 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, g, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from .config import PACKAGE_DIR, Settings, from_env
-from .index import IndexError_
-from .live import LiveIndex, WriteError
-from .openapi import openapi_spec
-from .service import QAService, open_index
+from qa_service.core.settings import PACKAGE_DIR, Settings, from_env
+from qa_service.index.embedded.store import IndexError_
+from qa_service.ops.live import LiveIndex, WriteError
+from qa_service.qa.service import QAService, open_index
+from qa_service.web.openapi import openapi_spec
 
 log = logging.getLogger("qa_service.http")
 
@@ -211,7 +211,7 @@ def chat_page():
 def create_app(settings: Settings | None = None, service: QAService | None = None) -> Flask:
     """Build the app.  Pass ``service`` to serve an index already in memory (tests)."""
     settings = settings or from_env()
-    app = Flask(__name__, static_folder=str(PACKAGE_DIR / "static"), static_url_path="/static")
+    app = Flask(__name__, static_folder=str(PACKAGE_DIR / "web" / "static"), static_url_path="/static")
     app.config["QA_SETTINGS"] = settings
     # The app-wide cap admits an upload; other endpoints are held to max_body_bytes below.
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_upload_bytes + 64 * 1024)

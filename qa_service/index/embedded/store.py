@@ -30,9 +30,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .bm25 import BM25, BM25Params
-from .chunking import ChunkSettings
-from .embeddings import (
+from qa_service.core.models import Chunk
+from qa_service.core.progress import progress_bar
+from qa_service.core.tokenizer import Tokenizer, learn_names
+from qa_service.index.embedded.bm25 import BM25, BM25Params
+from qa_service.index.embeddings import (
     DEFAULT_BATCH,
     KEY_BYTES,
     Embedder,
@@ -41,10 +43,8 @@ from .embeddings import (
     embed_passages,
     embedding_text,
 )
-from .models import Chunk
-from .pipeline import Corpus, corpus_records
-from .progress import progress_bar
-from .tokenize import Tokenizer, learn_names
+from qa_service.ingest.chunking import ChunkSettings
+from qa_service.ingest.pipeline import Corpus, corpus_records
 
 log = logging.getLogger(__name__)
 

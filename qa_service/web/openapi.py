@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import Settings
+from qa_service.core.settings import Settings
 
 
 def _error() -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Retrieval backends behind one protocol: the embedded index folder, or Milvus."""

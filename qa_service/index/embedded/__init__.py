@@ -1,0 +1,1 @@
+"""The default backend: BM25 (and optional vectors) in a versioned index folder."""

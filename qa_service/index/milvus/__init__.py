@@ -1,0 +1,1 @@
+"""The Milvus backend: the same API served from a Milvus collection."""

@@ -1,0 +1,1 @@
+"""Question in, answer out: question analysis, retrieval, scoring, entities, lists, answers."""
