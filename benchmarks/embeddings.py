@@ -64,9 +64,9 @@ def main() -> int:
 
     from qa_service.core.models import Document
     from qa_service.evaluation import cmrc_documents
-    from qa_service.index.embedded.hybrid import FusionSettings
     from qa_service.index.embedded.store import EMBEDDING_KEYS, EMBEDDINGS, EmbeddedIndex
     from qa_service.index.embeddings import get_embedder, query_encoder
+    from qa_service.index.fusion import FusionSettings
     from qa_service.ingest.pipeline import corpus_from_documents
     from qa_service.qa.service import QAService
 
@@ -161,7 +161,7 @@ def main() -> int:
     #    (random unit vectors and BM25-like scores; no model involved).
     import numpy as np
 
-    from qa_service.index.embedded.hybrid import fuse
+    from qa_service.index.fusion import fuse
 
     rng = np.random.default_rng(0)
     print(f"\ndense scoring + fusion per question, {embedder.dim} dimensions (ms; median of 30):")

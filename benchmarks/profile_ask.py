@@ -30,6 +30,8 @@ def main() -> None:
 
     from qa_service.evaluation import DEFAULT_CMRC, cmrc_documents
     from qa_service.index.embedded.store import EmbeddedIndex
+    from qa_service.qa.question import parse_question
+    from qa_service.qa.retrieve import retrieve
     from qa_service.qa.service import QAService
 
     _, qs = cmrc_documents(DEFAULT_CMRC)
@@ -41,8 +43,8 @@ def main() -> None:
     split = {"retrieve": 0.0, "ask": 0.0}
     for q in questions:
         t0 = time.perf_counter()
-        query = svc.retriever.query(q)
-        svc.retriever.search(query, 30)
+        query = parse_question(svc.index.tokenizer, q)
+        retrieve(svc.ranker, query, 30)
         t1 = time.perf_counter()
         svc.ask(q)
         t2 = time.perf_counter()

@@ -1,3 +1,3 @@
-from .cli import main
+from qa_service.cli import main
 
 raise SystemExit(main())

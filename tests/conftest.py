@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from qa_service.core.models import Corpus
 from qa_service.core.settings import Settings
 from qa_service.index.embedded.store import EmbeddedIndex
-from qa_service.ingest.pipeline import Corpus, build_corpus
+from qa_service.ingest.pipeline import build_corpus
 from qa_service.qa.service import QAService
 from qa_service.web.app import create_app
 

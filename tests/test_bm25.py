@@ -16,6 +16,7 @@ class Reference(BM25Okapi):
             if value <= 0:
                 self.idf[word] = MIN_IDF
 
+
 QUESTIONS = [*SAMPLE_QUESTIONS, "工作 工作 会议"]  # a repeated term counts twice
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import qa_service.index.embedded.bm25 as bm25_module
+import qa_service.index.embedded.terms as terms_module
 from qa_service.core.tokenizer import Tokenizer
 from qa_service.index.embedded.bm25 import BM25, BM25Params, TermTable
 
@@ -40,25 +40,23 @@ def test_term_table_finds_every_term_and_nothing_else():
 
 
 def test_a_hash_collision_is_resolved_with_another_salt(monkeypatch):
-    real = bm25_module._hashes
+    real = terms_module._hashes
 
     def colliding(terms, salt):  # every term hashes alike under the first salt
         return np.zeros(len(terms), dtype=np.uint64) if salt == b"" else real(terms, salt)
 
-    monkeypatch.setattr(bm25_module, "_hashes", colliding)
+    monkeypatch.setattr(terms_module, "_hashes", colliding)
     bm = BM25.build([["甲", "乙"], ["乙", "丙"], ["乙", "丁"], ["甲"]])
     assert bm.vocab.salt > 0 and len(bm.vocab) == 4
     assert bm.top_k(["丙"], 2)[0].tolist() == [1]
     assert bm.vocab.get("戊") is None
 
 
-def test_blocks_and_workers_build_the_same_index(seed_texts, monkeypatch):
+def test_blocks_and_workers_build_the_same_index(seed_texts):
     tok = Tokenizer()
     docs = [tok.tokens(t) for t in seed_texts] * 7  # several blocks
-    monkeypatch.setattr(bm25_module, "CHUNK", 64)
-    one = BM25.build(docs)
-    monkeypatch.setattr(bm25_module, "PARALLEL_MIN", 10)
-    par = BM25.build_from_texts(seed_texts * 7, tok.tokens, workers=2)
+    one = BM25.build(docs, chunk=64)
+    par = BM25.build_from_texts(seed_texts * 7, tok.tokens, workers=2, chunk=64, parallel_min=10)
     for a, b in ((one, par),):
         assert np.array_equal(a.vocab.hashes, b.vocab.hashes)
         assert np.array_equal(a.indptr, b.indptr)

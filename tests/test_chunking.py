@@ -1,8 +1,9 @@
 import itertools
 import re
 
-from qa_service.core.models import Document
-from qa_service.ingest.chunking import ChunkSettings, chunk_article, sentence_spans
+from qa_service.core.models import ChunkSettings, Document
+from qa_service.core.text import sentence_spans
+from qa_service.ingest.chunking import chunk_article
 from qa_service.ingest.pipeline import process_document
 
 

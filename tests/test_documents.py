@@ -6,12 +6,13 @@ import logging
 import shutil
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
 from qa_service.core.settings import Settings
-from qa_service.index.embedded.store import EmbeddedIndex, current_version_dir
-from qa_service.ops import live as live_mod
+from qa_service.index.embedded.store import EmbeddedIndex
+from qa_service.index.publish import current_version_dir
 from qa_service.ops.live import sanitise_filename
 from qa_service.web.app import create_app
 from tests.conftest import SEEDS
@@ -156,7 +157,7 @@ def test_queries_are_answered_from_the_old_index_while_a_rebuild_runs(env, monke
         assert release.wait(30)
         return real_build(*a, **k)
 
-    monkeypatch.setattr(live_mod.EmbeddedIndex, "build", staticmethod(slow_build))
+    monkeypatch.setattr(EmbeddedIndex, "build", staticmethod(slow_build))  # a slow disk
     result = {}
     t = threading.Thread(target=lambda: result.setdefault("r", upload_json(app.test_client(), "g.txt", NEW_DOC)))
     t.start()
@@ -197,7 +198,7 @@ def test_a_failed_rebuild_rolls_the_upload_back(env, monkeypatch):
     def broken(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(live_mod.EmbeddedIndex, "build", staticmethod(broken))
+    monkeypatch.setattr(EmbeddedIndex, "build", staticmethod(broken))  # a failing disk
     r = upload_json(c, "g.txt", NEW_DOC)
     assert r.status_code == 500 and "disk" not in r.get_data(as_text=True)
     assert not (tmp / "uploads" / "g.txt").exists()
@@ -205,10 +206,10 @@ def test_a_failed_rebuild_rolls_the_upload_back(env, monkeypatch):
     assert ask(c, "峡窝镇")["passages"]
 
 
-def test_other_processes_pick_up_a_new_index(env, monkeypatch):
+def test_other_processes_pick_up_a_new_index(env):
     app, c, _tmp = env
-    monkeypatch.setattr(live_mod, "RELOAD_CHECK_SECONDS", 0.0)
-    other = create_app(app.config["QA_SETTINGS"])  # a second worker over the same index folder
+    settings = replace(app.config["QA_SETTINGS"], reload_check_seconds=0.0)
+    other = create_app(settings)  # a second worker over the same index folder
     upload_json(c, "g.txt", NEW_DOC)
     time.sleep(0.01)
     assert other.test_client().get("/api/documents/g.txt").status_code == 200

@@ -28,18 +28,12 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
+from qa_service.core.errors import ConfigError, IndexCorrupt
 from qa_service.core.settings import Settings, from_env
 from qa_service.evaluation import mcnemar, run_eval
 from qa_service.index import embeddings as emb_mod
-from qa_service.index.embedded.hybrid import FusionSettings, HybridRanker, fuse, make_ranker, minmax, ranks, top_ids
-from qa_service.index.embedded.store import (
-    EMBEDDING_KEYS,
-    EMBEDDINGS,
-    EmbeddedIndex,
-    IndexCorrupt,
-    current_version_dir,
-    load_previous_vectors,
-)
+from qa_service.index.embedded.rankers import BM25Ranker, HybridRanker, make_ranker
+from qa_service.index.embedded.store import EMBEDDING_KEYS, EMBEDDINGS, EmbeddedIndex, load_previous_vectors
 from qa_service.index.embeddings import (
     PassageVectors,
     QueryEncoder,
@@ -48,9 +42,11 @@ from qa_service.index.embeddings import (
     query_encoder,
     text_key,
 )
+from qa_service.index.fusion import FusionSettings, fuse, minmax, ranks, top_ids
+from qa_service.index.publish import current_version_dir
 from qa_service.ingest.pipeline import build_corpus
-from qa_service.qa.retrieve import BM25Ranker
-from qa_service.qa.service import QAService, ensure_index
+from qa_service.ops.build import configured_embedder, ensure_backend
+from qa_service.qa.service import QAService
 from qa_service.web.app import create_app
 from tests.conftest import ROOT, SEEDS
 
@@ -335,7 +331,7 @@ def test_one_query_cache_per_model_in_a_process():
 
 def test_hybrid_service_answers_with_explained_scores(hybrid_index, fake):
     svc = QAService(hybrid_index, embedder=fake, fusion=FusionSettings(weight=0.4))
-    assert svc.mode == "hybrid" and isinstance(svc.retriever.ranker, HybridRanker)
+    assert svc.mode == "hybrid" and isinstance(svc.ranker, HybridRanker)
     res = svc.ask("谁陪同宋洁督导爱国卫生工作？", explain=True)
     assert res["mode"] == "hybrid"
     top = res["passages"][0]
@@ -366,19 +362,18 @@ def test_weight_zero_service_ranks_as_bm25(hybrid_index, fake):
         assert a == b
 
 
-def test_no_model_setting_means_bm25(seed_index, monkeypatch, caplog):
-    monkeypatch.delenv("QA_EMBEDDING_MODEL", raising=False)
+def test_no_model_setting_means_bm25(seed_index, caplog):
     with caplog.at_level(logging.INFO, logger="qa_service"):
-        svc = QAService(seed_index)
-    assert svc.mode == "bm25" and isinstance(svc.retriever.ranker, BM25Ranker)
+        svc = QAService(seed_index, configured_embedder(from_env({})))
+    assert svc.mode == "bm25" and isinstance(svc.ranker, BM25Ranker)
     assert "BM25 only" in caplog.text
 
 
 def test_a_missing_package_means_bm25_with_a_clear_message(seed_index, monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import fails as if not installed
-    monkeypatch.setenv("QA_EMBEDDING_MODEL", "BAAI/bge-small-zh-v1.5")
+    settings = from_env({"QA_EMBEDDING_MODEL": "BAAI/bge-small-zh-v1.5"})
     with caplog.at_level(logging.WARNING, logger="qa_service"):
-        svc = QAService(seed_index)
+        svc = QAService(seed_index, configured_embedder(settings))
         assert svc.ask("峡窝镇整改清零了多少问题？")["mode"] == "bm25"
     assert "sentence-transformers is not installed" in caplog.text and "qa-service[embeddings]" in caplog.text
 
@@ -392,24 +387,25 @@ def test_an_index_without_the_models_vectors_falls_back_to_bm25(seed_index, hybr
     assert make_ranker(hybrid_index, FakeEmbedder()).mode == "hybrid"
 
 
-def test_ensure_index_adds_vectors_then_reuses_them(tmp_path):
+def test_ensure_backend_adds_vectors_then_reuses_them(tmp_path):
     corpus_dir = tmp_path / "corpus"
     corpus_dir.mkdir()
     shutil.copy(SEEDS / "001_ca14ccf12a6e3ca9.txt", corpus_dir)
     idx_dir = tmp_path / "index"
-    ensure_index(idx_dir, [str(corpus_dir)], embedder=None)
+    s = Settings(index_dir=str(idx_dir), corpus=[str(corpus_dir)], upload_dir=str(tmp_path / "uploads"))
+    ensure_backend(s, embedder=None)
     assert EmbeddedIndex.load(idx_dir).vectors is None
     e = FakeEmbedder()
-    index = ensure_index(idx_dir, [str(corpus_dir)], embedder=e)
+    index = ensure_backend(s, embedder=e)
     n = len(index)
     assert index.vectors is not None and len(e.passages) == n
     assert EmbeddedIndex.load(idx_dir).vectors.model_id == e.model_id
     # Loaded as it is: nothing embedded again.
-    ensure_index(idx_dir, [str(corpus_dir)], embedder=e)
+    ensure_backend(s, embedder=e)
     assert len(e.passages) == n
     # A new document: a stale rebuild embeds its passages only.
     shutil.copy(SEEDS / "002_0ff75a2f1f87531d.txt", corpus_dir)
-    index = ensure_index(idx_dir, [str(corpus_dir)], check_stale=True, embedder=e)
+    index = ensure_backend(s, check_stale=True, embedder=e)
     assert len(e.passages) == len(index) > n
     assert index.manifest["embeddings"]["reused"] == n
 
@@ -421,12 +417,12 @@ def test_settings_for_hybrid_retrieval():
     defaults = from_env({})
     assert defaults.embedding_model == "" and 0 < defaults.hybrid_weight < 1
     for bad in ({"QA_HYBRID_WEIGHT": "2"}, {"QA_HYBRID_WEIGHT": "half"}, {"QA_HYBRID_FUSION": "max"}):
-        with pytest.raises(SystemExit):
+        with pytest.raises(ConfigError):
             from_env(bad)
 
 
 def test_eval_reports_bm25_and_hybrid_side_by_side(monkeypatch, capsys, fake):
-    monkeypatch.setattr("qa_service.evaluation.get_embedder", lambda name: fake)
+    monkeypatch.setattr("qa_service.evaluation.modes.get_embedder", lambda name: fake)
     args = argparse.Namespace(
         seed_set=None,
         cmrc=str(ROOT / "no-such-file.json"),
@@ -527,21 +523,21 @@ def test_sentence_transformer_embedder_gives_unit_vectors_and_a_stable_id(tiny_m
     assert emb_mod.SentenceTransformerEmbedder(str(other)).model_id != e.model_id
 
 
-def test_hybrid_end_to_end_with_a_real_model(tiny_model, seed_corpus, tmp_path, monkeypatch):
+def test_hybrid_end_to_end_with_a_real_model(tiny_model, seed_corpus, tmp_path):
     e = get_embedder(str(tiny_model))
     EmbeddedIndex.build(seed_corpus, embedder=e).save(tmp_path)
-    monkeypatch.setenv("QA_EMBEDDING_MODEL", str(tiny_model))
-    svc = QAService(EmbeddedIndex.load(tmp_path))  # the model comes from the setting
+    settings = from_env({"QA_EMBEDDING_MODEL": str(tiny_model)})
+    svc = QAService(EmbeddedIndex.load(tmp_path), configured_embedder(settings))  # the model comes from the setting
     assert svc.mode == "hybrid"
     res = svc.ask("谁陪同宋洁督导爱国卫生工作？", explain=True)
     assert res["mode"] == "hybrid" and set(res["passages"][0]["explain"]) == EXPLAIN_KEYS
     assert res["passages"][0]["source"]["document"] == "001_ca14ccf12a6e3ca9.txt"
 
 
-def test_an_unloadable_model_means_bm25(tiny_model, tmp_path, seed_index, monkeypatch, caplog):
-    monkeypatch.setenv("QA_EMBEDDING_MODEL", str(tmp_path / "no-such-model"))
+def test_an_unloadable_model_means_bm25(tiny_model, tmp_path, seed_index, caplog):
+    settings = from_env({"QA_EMBEDDING_MODEL": str(tmp_path / "no-such-model")})
     with caplog.at_level(logging.ERROR, logger="qa_service"):
-        assert QAService(seed_index).mode == "bm25"
+        assert QAService(seed_index, configured_embedder(settings)).mode == "bm25"
     assert "cannot load embedding model" in caplog.text
 
 

@@ -4,17 +4,14 @@ import shutil
 
 import pytest
 
+from qa_service.core.errors import IndexCorrupt, IndexIncompatible, IndexMissing
+from qa_service.core.settings import Settings
+from qa_service.index import publish
 from qa_service.index.embedded import store as index_mod
-from qa_service.index.embedded.store import (
-    CURRENT,
-    EmbeddedIndex,
-    IndexCorrupt,
-    IndexIncompatible,
-    IndexMissing,
-    current_version_dir,
-)
+from qa_service.index.embedded.store import EmbeddedIndex
+from qa_service.index.publish import CURRENT, current_version_dir
 from qa_service.ingest.pipeline import build_corpus
-from qa_service.qa.service import ensure_index
+from qa_service.ops.build import ensure_backend
 from tests.conftest import SEEDS
 
 
@@ -44,7 +41,7 @@ def test_a_second_save_replaces_the_first_and_cleans_up(seed_index, tmp_path):
 def test_a_crash_while_writing_leaves_the_previous_index_live(seed_index, tmp_path, monkeypatch):
     good = seed_index.save(tmp_path)
     calls = {"n": 0}
-    real = index_mod._write_file
+    real = publish.write_file
 
     def failing(path, data):
         calls["n"] += 1
@@ -52,10 +49,10 @@ def test_a_crash_while_writing_leaves_the_previous_index_live(seed_index, tmp_pa
             raise OSError("disk full")
         real(path, data)
 
-    monkeypatch.setattr(index_mod, "_write_file", failing)
+    monkeypatch.setattr(publish, "write_file", failing)  # the disk fills up mid-write
     with pytest.raises(OSError):
         seed_index.save(tmp_path)
-    monkeypatch.setattr(index_mod, "_write_file", real)
+    monkeypatch.setattr(publish, "write_file", real)
     assert current_version_dir(tmp_path) == good
     assert len(EmbeddedIndex.load(tmp_path)) == len(seed_index)
 
@@ -99,25 +96,26 @@ def test_incompatible_format_version(seed_index, tmp_path):
         EmbeddedIndex.load(tmp_path)
 
 
-def test_ensure_index_builds_when_missing_and_rebuilds_when_stale(tmp_path):
+def test_ensure_backend_builds_when_missing_and_rebuilds_when_stale(tmp_path):
     corpus_dir = tmp_path / "corpus"
     corpus_dir.mkdir()
     shutil.copy(SEEDS / "001_ca14ccf12a6e3ca9.txt", corpus_dir)
     idx_dir = tmp_path / "index"
-    first = ensure_index(idx_dir, [str(corpus_dir)], check_stale=True)
+    s = Settings(index_dir=str(idx_dir), corpus=[str(corpus_dir)], upload_dir=str(tmp_path / "uploads"))
+    first = ensure_backend(s, check_stale=True)
     assert len(first.documents) == 1
     v1 = current_version_dir(idx_dir)
     # Unchanged corpus: loaded, not rebuilt.
-    ensure_index(idx_dir, [str(corpus_dir)], check_stale=True)
+    ensure_backend(s, check_stale=True)
     assert current_version_dir(idx_dir) == v1
     shutil.copy(SEEDS / "000_297aa0e12c4718b1.txt", corpus_dir)
-    second = ensure_index(idx_dir, [str(corpus_dir)], check_stale=True)
+    second = ensure_backend(s, check_stale=True)
     assert len(second.documents) == 2 and current_version_dir(idx_dir) != v1
 
 
-def test_ensure_index_refuses_when_building_is_off(tmp_path):
+def test_ensure_backend_refuses_when_building_is_off(tmp_path):
     with pytest.raises(IndexMissing):
-        ensure_index(tmp_path / "none", [str(SEEDS)], build_if_missing=False)
+        ensure_backend(Settings(index_dir=str(tmp_path / "none"), corpus=[str(SEEDS)], build_if_missing=False))
 
 
 def test_index_folder_holds_no_temporary_leftovers_after_build(tmp_path):

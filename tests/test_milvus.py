@@ -1,4 +1,4 @@
-"""The Milvus backend (qa_service/milvus_backend.py) against a real Milvus engine.
+"""The Milvus backend (qa_service/index/milvus/) against a real Milvus engine.
 
 Every test here runs twice: against Milvus Lite embedded in the process (a file URI) and
 against Milvus Lite as a server on 127.0.0.1 (scripts/milvus-server, reached over the network
@@ -33,20 +33,23 @@ except ImportError:
         raise
     pytest.skip("the [milvus] extra is not installed (pip install -e '.[milvus]')", allow_module_level=True)
 
+from qa_service.core.errors import BackendUnavailable, ConfigError, IndexIncompatible, IndexMissing
 from qa_service.core.settings import Settings, from_env
 from qa_service.evaluation import evaluate_seed_set, load_questions, run_eval
-from qa_service.index.embedded.hybrid import FusionSettings
 from qa_service.index.embedded.store import EmbeddedIndex
-from qa_service.index.milvus import backend as mb
-from qa_service.index.milvus.backend import (
+from qa_service.index.fusion import FusionSettings
+from qa_service.index.milvus import (
+    MilvusCollectionMissing,
     MilvusConfig,
     MilvusError,
     MilvusIndex,
-    MilvusStore,
+    MilvusNotInstalled,
+    MilvusSchemaMismatch,
     MilvusUnavailable,
-    index_corpus,
     meta_dir,
+    pointer_dir,
 )
+from qa_service.index.milvus.store import MilvusStore
 from qa_service.ingest.pipeline import build_corpus
 from qa_service.qa.service import QAService
 from qa_service.web.app import create_app
@@ -127,14 +130,14 @@ def milvus_settings(request, tmp_path_factory) -> Settings:
         milvus_collection="qa_seeds",
         build_if_missing=False,
     )
-    run = index_corpus(build_corpus([SEEDS]), s, recreate=True)
-    assert run.stats.inserted_documents == 5
+    index = MilvusIndex.create(build_corpus([SEEDS]), s, recreate=True)
+    assert index.stats.inserted_documents == 5
     return s
 
 
 @pytest.fixture(scope="session")
 def milvus_service(milvus_settings) -> QAService:
-    return QAService(MilvusIndex.load(milvus_settings), embedder=None)
+    return QAService(MilvusIndex.open(milvus_settings), embedder=None)
 
 
 @pytest.fixture()
@@ -206,29 +209,31 @@ def test_reindexing_replaces_changed_documents_and_leaves_the_rest(milvus_settin
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
     s = _fresh(milvus_settings, tmp_path, corpus=[str(corpus)])
-    first = index_corpus(build_corpus([corpus]), s)
+    first = MilvusIndex.create(build_corpus([corpus]), s)
     assert (first.stats.inserted_documents, first.stats.unchanged_documents) == (5, 0)
-    store = first.index.store
+    store = first.store
     target = corpus / "003_5fc3ec8a9ed5df01.txt"
     if not target.exists():
         target = sorted(corpus.iterdir())[3]
     target.write_text(
         target.read_text("utf-8") + "\n\n紫薇花开\n近日，测试街道种植紫薇花三千株。（测试街道）\n", "utf-8"
     )
-    second = index_corpus(build_corpus([corpus]), s, store=store)
+    second = MilvusIndex.create(build_corpus([corpus]), s, previous=first)
     assert second.stats.inserted_documents == 1 and second.stats.unchanged_documents == 4
+    assert second.store is store  # the previous index lends its connection
     versions = store.versions()
     vs, n, want = versions[target.name]
     assert len(vs) == 1 and n == want  # one version of the document, complete: never two
-    assert store.count() == second.counts["passages"] == len(second.index)
-    svc = QAService(second.index, embedder=None)
+    assert store.count() == second.manifest["counts"]["passages"] == len(second)
+    assert second.summary()[1].startswith("milvus: 1 documents (") and "4 unchanged" in second.summary()[1]
+    svc = QAService(second, embedder=None)
     assert svc.ask("测试街道种植了多少株紫薇花？")["passages"][0]["source"]["document"] == target.name
     # A document that leaves the corpus leaves the collection.
     (corpus / "000_297aa0e12c4718b1.txt").unlink()
-    third = index_corpus(build_corpus([corpus]), s, store=store)
+    third = MilvusIndex.create(build_corpus([corpus]), s, previous=second)
     assert third.stats.deleted_documents == 1 and third.stats.inserted_documents == 0
     assert "000_297aa0e12c4718b1.txt" not in store.versions()
-    assert store.count() == len(third.index)
+    assert store.count() == len(third)
     store.drop()
 
 
@@ -240,14 +245,14 @@ def test_odd_document_ids_are_deleted_exactly(milvus_settings, tmp_path):
     for i, name in enumerate(names):
         (corpus / name).write_text(f"第{i}号通知\n近日，第{i}街道开展爱国卫生运动，清理垃圾{i + 10}吨。", "utf-8")
     s = _fresh(milvus_settings, tmp_path, corpus=[str(corpus)])
-    run = index_corpus(build_corpus([corpus]), s)
-    assert set(run.index.store.versions()) == set(names)
+    index = MilvusIndex.create(build_corpus([corpus]), s)
+    assert set(index.store.versions()) == set(names)
     for name in names[:3]:
         (corpus / name).unlink()
-    after = index_corpus(build_corpus([corpus]), s, store=run.index.store)
+    after = MilvusIndex.create(build_corpus([corpus]), s, previous=index)
     assert after.stats.deleted_documents == 3
-    assert set(after.index.store.versions()) == {names[3]}
-    run.index.store.drop()
+    assert set(after.store.versions()) == {names[3]}
+    index.store.drop()
 
 
 def test_cli_index_with_progress_then_ask(milvus_settings, tmp_path):
@@ -290,10 +295,10 @@ def test_no_collection_and_no_metadata_is_503(milvus_settings, tmp_path):
 
 def test_a_dropped_collection_is_503_for_new_and_running_apps(milvus_settings, tmp_path):
     s = _fresh(milvus_settings, tmp_path)
-    run = index_corpus(build_corpus([SEEDS]), s)
+    index = MilvusIndex.create(build_corpus([SEEDS]), s)
     running = create_app(s).test_client()
     assert ask(running, {"question": DEMO}).status_code == 200
-    run.index.store.drop()
+    index.store.drop()
     r = ask(running, {"question": DEMO})
     assert_error(r, 503, "backend_unavailable")
     assert "does not exist" in r.get_json()["error"]["message"]
@@ -306,17 +311,20 @@ def test_a_dropped_collection_is_503_for_new_and_running_apps(milvus_settings, t
 
 def test_a_foreign_schema_is_503_and_index_asks_for_recreate(milvus_settings, tmp_path):
     s = _fresh(milvus_settings, tmp_path)
-    index_corpus(build_corpus([SEEDS]), s)
+    MilvusIndex.create(build_corpus([SEEDS]), s)
     store = MilvusStore(MilvusConfig.from_settings(s))
     store.drop()
     store.client().create_collection(s.milvus_collection, dimension=4)  # someone else's collection, same name
     r = ask(create_app(s).test_client(), {"question": DEMO})
     assert_error(r, 503, "index_not_ready")
     assert "not made by" in r.get_json()["error"]["message"] and "--recreate" in r.get_json()["error"]["message"]
-    with pytest.raises(mb.MilvusSchemaMismatch, match="--recreate"):
-        index_corpus(build_corpus([SEEDS]), s, store=store)
-    run = index_corpus(build_corpus([SEEDS]), s, store=store, recreate=True)
-    assert run.stats.recreated and ask(create_app(s).test_client(), {"question": DEMO}).status_code == 200
+    with pytest.raises(MilvusSchemaMismatch, match="--recreate"):
+        MilvusIndex.create(build_corpus([SEEDS]), s)
+    with pytest.raises(MilvusSchemaMismatch, match="--recreate"):
+        MilvusIndex.open(s)  # not rebuilt automatically: a BackendUnavailable, which the ops layer re-raises
+    index = MilvusIndex.create(build_corpus([SEEDS]), s, recreate=True)
+    assert index.stats.recreated and "(collection re-created)" in index.summary()[1]
+    assert ask(create_app(s).test_client(), {"question": DEMO}).status_code == 200
     # Another analyzer than the collection was built with is a mismatch too.
     r = ask(create_app(replace(s, milvus_analyzer="chinese")).test_client(), {"question": DEMO})
     assert_error(r, 503, "index_not_ready")
@@ -324,14 +332,12 @@ def test_a_foreign_schema_is_503_and_index_asks_for_recreate(milvus_settings, tm
     store.drop()
 
 
-def test_unreachable_milvus_is_a_quick_503(milvus_settings, tmp_path, monkeypatch):
+def test_unreachable_milvus_is_a_quick_503(milvus_settings, tmp_path):
     if not milvus_settings.milvus_uri.startswith("http"):
         pytest.skip("the same dead network URI as in the server form")
     s = _fresh(milvus_settings, tmp_path)
-    run = index_corpus(build_corpus([SEEDS]), s)
-    run.index.store.drop()
-    monkeypatch.setattr(mb, "BACKOFF", 0.01)
-    dead = replace(s, milvus_uri=f"http://127.0.0.1:{free_port()}", milvus_timeout=0.5)
+    MilvusIndex.create(build_corpus([SEEDS]), s).store.drop()
+    dead = replace(s, milvus_uri=f"http://127.0.0.1:{free_port()}", milvus_timeout=0.5, milvus_backoff=0.01)
     t0 = time.monotonic()
     c = create_app(dead).test_client()
     r = ask(c, {"question": DEMO})
@@ -340,19 +346,17 @@ def test_unreachable_milvus_is_a_quick_503(milvus_settings, tmp_path, monkeypatc
     assert time.monotonic() - t0 < 15
 
 
-def test_a_server_that_goes_away_is_503_and_comes_back(milvus_settings, tmp_path, monkeypatch):
+def test_a_server_that_goes_away_is_503_and_comes_back(milvus_settings, tmp_path):
     if not milvus_settings.milvus_uri.startswith("http"):
         pytest.skip("needs the server form")
-    monkeypatch.setattr(mb, "BACKOFF", 0.01)
-    monkeypatch.setattr(mb, "RETRIES", 1)
     data, pidfile = tmp_path / "srv", tmp_path / "srv.json"
     r = server("start", "--data", str(data), "--pidfile", str(pidfile))
     assert r.returncode == 0, r.stderr
     uri = r.stdout.strip().splitlines()[-1]
     port = int(uri.rsplit(":", 1)[1])
     try:
-        s = _fresh(milvus_settings, tmp_path, milvus_uri=uri, milvus_timeout=1.0)
-        index_corpus(build_corpus([SEEDS]), s)
+        s = _fresh(milvus_settings, tmp_path, milvus_uri=uri, milvus_timeout=1.0, milvus_retries=1, milvus_backoff=0.01)
+        MilvusIndex.create(build_corpus([SEEDS]), s)
         c = create_app(s).test_client()
         assert ask(c, {"question": DEMO}).status_code == 200
         assert server("stop", "--pidfile", str(pidfile)).returncode == 0
@@ -409,47 +413,48 @@ def test_hybrid_search_runs_in_milvus_with_the_weight_setting(milvus_settings, t
     fake = FakeEmbedder()
     s = _fresh(milvus_settings, tmp_path)
     corpus = build_corpus([SEEDS])
-    run = index_corpus(corpus, s, embedder=fake)
-    assert run.stats.embedded == 50 and run.index.embedding["model_id"] == fake.model_id
+    index = MilvusIndex.create(corpus, s, embedder=fake)
+    assert index.stats.embedded == 50 and index.embedding["model_id"] == fake.model_id
+    assert index.summary()[2] == f"embedded 50 passages with {fake.model_id}"
     embedded = EmbeddedIndex.build(corpus, embedder=fake)
     key = lambda p: (p["source"]["document"], p["source"]["char_start"])  # noqa: E731
     for w in (0.0, 0.4, 1.0):
         fusion = FusionSettings(weight=w)
-        milvus = QAService(run.index, embedder=fake, fusion=fusion).ask(DEMO, explain=True)
+        milvus = QAService(index, embedder=fake, fusion=fusion).ask(DEMO, explain=True)
         local = QAService(embedded, embedder=fake, fusion=fusion).ask(DEMO)
         assert milvus["mode"] == "hybrid" and milvus["answer"]["text"] == local["answer"]["text"]
         assert [key(p) for p in milvus["passages"][:3]] == [key(p) for p in local["passages"][:3]], w
         assert milvus["passages"][0]["explain"]["fusion"].startswith(f"weighted w={w:g} (Milvus")
-    rrf = QAService(run.index, embedder=fake, fusion=FusionSettings(method="rrf"))
+    rrf = QAService(index, embedder=fake, fusion=FusionSettings(method="rrf"))
     assert rrf.ask(DEMO, explain=True)["passages"][0]["explain"]["fusion"] == "rrf k=60 (Milvus)"
     # Another model than the collection's: BM25, saying why.
-    other = QAService(run.index, embedder=FakeEmbedder(salt=1))
+    other = QAService(index, embedder=FakeEmbedder(salt=1))
     assert other.mode == "bm25" and "not the configured" in caplog.text
     # An index run with another model than the collection holds must not mix vectors.
-    with pytest.raises(mb.MilvusSchemaMismatch):
-        index_corpus(corpus, s, embedder=FakeEmbedder(salt=1), store=run.index.store)
-    run.index.store.drop()
+    with pytest.raises(MilvusSchemaMismatch):
+        MilvusIndex.create(corpus, s, embedder=FakeEmbedder(salt=1), previous=index)
+    index.store.drop()
 
 
-def test_lite_weighted_ranker_inverts_bm25_hence_the_fusion_here(milvus_settings, tmp_path, monkeypatch):
+def test_lite_weighted_ranker_inverts_bm25_hence_the_fusion_here(milvus_settings, tmp_path):
     """Why weighted fusion is not Milvus's WeightedRanker on Milvus Lite: with all the weight on BM25
     it does not give the BM25 order.  (If this starts failing, Lite is fixed: drop the workaround.)"""
     from tests.test_embeddings import FakeEmbedder
 
     fake = FakeEmbedder()
     s = _fresh(milvus_settings, tmp_path)
-    run = index_corpus(build_corpus([SEEDS]), s, embedder=fake)
-    assert run.index.store.is_lite()
-    monkeypatch.setattr(mb.MilvusHybridRanker, "native_weighted", True)
-    bm25_top = QAService(run.index, embedder=None).ask(DEMO)["passages"][0]["id"]
-    native_w0 = QAService(run.index, embedder=fake, fusion=FusionSettings(weight=0.0)).ask(DEMO, explain=True)
+    built = MilvusIndex.create(build_corpus([SEEDS]), s, embedder=fake)
+    assert built.store.is_lite()
+    index = MilvusIndex.open(s, previous=built, native_weighted=True)  # Milvus's WeightedRanker, even on Lite
+    bm25_top = QAService(index, embedder=None).ask(DEMO)["passages"][0]["id"]
+    native_w0 = QAService(index, embedder=fake, fusion=FusionSettings(weight=0.0)).ask(DEMO, explain=True)
     assert native_w0["passages"][0]["explain"]["fusion"] == "weighted w=0 (Milvus)"
     assert native_w0["passages"][0]["id"] != bm25_top
     # The dense side of the same call is right: all the weight on it gives the dense order.
-    native_w1 = QAService(run.index, embedder=fake, fusion=FusionSettings(weight=1.0)).ask(DEMO)
-    dense_top = run.index.store.dense_search(fake.encode_queries([DEMO])[0], 1)[0]["entity"]
+    native_w1 = QAService(index, embedder=fake, fusion=FusionSettings(weight=1.0)).ask(DEMO)
+    dense_top = index.store.dense_search(fake.encode_queries([DEMO])[0], 1)[0]["entity"]
     assert native_w1["passages"][0]["source"]["char_start"] == dense_top["char_start"]
-    run.index.store.drop()
+    index.store.drop()
 
 
 # -- the real server: gunicorn workers each connecting for themselves -----------------------------------------------
@@ -498,7 +503,16 @@ def test_configuration():
     c = MilvusConfig.from_settings(s)
     assert c.where() == "Milvus at http://milvus.internal:19530" and not c.is_file
     assert MilvusConfig.from_settings(Settings(index_dir="/srv/idx")).uri == "/srv/idx/milvus.db"
-    assert meta_dir(s) == Path("index") / "milvus" / "news_2024"
+    assert meta_dir(s) == pointer_dir(s) == Path("index") / "milvus" / "news_2024"
+    assert (c.retries, c.backoff) == (3, 0.25)
+    tuned = MilvusConfig.from_settings(replace(s, milvus_retries=1, milvus_backoff=0.01))
+    assert (tuned.retries, tuned.backoff) == (1, 0.01)
+    # Only a missing collection is something a rebuild fixes; the rest the ops layer re-raises.
+    for cls in (MilvusUnavailable, MilvusNotInstalled, MilvusSchemaMismatch):
+        assert issubclass(cls, MilvusError) and issubclass(cls, BackendUnavailable)
+    assert issubclass(MilvusCollectionMissing, IndexMissing)
+    assert not issubclass(MilvusCollectionMissing, BackendUnavailable)
+    assert issubclass(MilvusSchemaMismatch, IndexIncompatible)
     for bad in (
         {"QA_BACKEND": "elastic"},
         {"QA_MILVUS_URI": "milvus.internal:19530"},
@@ -506,7 +520,7 @@ def test_configuration():
         {"QA_MILVUS_ANALYZER": "english"},
         {"QA_MILVUS_TIMEOUT": "0"},
     ):
-        with pytest.raises(SystemExit):
+        with pytest.raises(ConfigError):
             from_env(bad)
 
 

@@ -5,9 +5,8 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa_service.core.models import Document
+from qa_service.core.models import ChunkSettings, Document
 from qa_service.core.tokenizer import Tokenizer
-from qa_service.ingest.chunking import ChunkSettings
 from qa_service.ingest.cleaning import clean_document, squeeze_spaces
 from qa_service.ingest.loaders import decode_bytes
 from qa_service.ingest.pipeline import process_document

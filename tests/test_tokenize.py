@@ -1,4 +1,6 @@
-from qa_service.core.tokenizer import STOPWORDS, Tokenizer, learn_names
+from qa_service.core.lexicon import STOPWORDS
+from qa_service.core.tokenizer import Tokenizer
+from qa_service.ingest.userdict import learn_names
 
 
 def test_names_learned_from_the_corpus_stay_whole(seed_corpus):

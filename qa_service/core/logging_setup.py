@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
-import os
 
 
-def setup_logging(level: str | None = None) -> None:
-    level = (level or os.environ.get("QA_LOG_LEVEL") or "INFO").upper()
+def setup_logging(level: str = "INFO") -> None:
+    level = level.upper()
     logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
+        level=_level_number(level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+def _level_number(name: str) -> int:
+    number = logging.getLevelName(name)  # the number for a known level name, else a string
+    return number if isinstance(number, int) else logging.INFO

@@ -8,6 +8,8 @@ knowing about each other (load -> clean -> segment -> chunk -> index -> retrieve
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -124,3 +126,47 @@ class Answer:
         d = asdict(self)
         d["span"] = list(self.span) if self.span else None
         return d
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    min_chars: int = 150
+    max_chars: int = 400
+    overlap_max: int = 200  # a longer last sentence is not repeated in the next chunk
+
+
+@dataclass
+class Corpus:
+    documents: list[Document] = field(default_factory=list)
+    articles: list[Article] = field(default_factory=list)
+    chunks: list[Chunk] = field(default_factory=list)
+    # Global article number of each chunk, parallel to ``chunks``.
+    chunk_article: list[int] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    # Names learned from the corpus (新安路街道, 区人社局) that the tokenizer keeps whole.
+    user_words: list[str] = field(default_factory=list)
+
+    def fingerprint(self) -> str:
+        return documents_fingerprint(self.documents)
+
+
+def documents_fingerprint(documents: Iterable[Document]) -> str:
+    h = hashlib.sha256()
+    for d in sorted(documents, key=lambda d: d.id):
+        h.update(d.id.encode() + b"\0" + hashlib.sha1(d.text.encode()).digest())
+    return h.hexdigest()
+
+
+@dataclass
+class Query:
+    """A question as the pipeline reads it: as asked, with its conversation carried in, segmented once
+    (qa/question.py); every later stage reads these fields instead of cutting the text again."""
+
+    question: str  # as asked
+    text: str  # after carrying the conversation's topic (== question unless a follow-up)
+    tokens: list[str]  # retrieval terms (a follow-up's own terms count three times)
+    followup: bool = False
+    cut: list[str] = field(default_factory=list)  # raw segmentation of the question as asked
+    words: list[str] = field(default_factory=list)  # content words of ``text``
+    text_tokens: list[str] = field(default_factory=list)  # index terms of ``text``
+    names: list[str] = field(default_factory=list)  # people, places, organisations ``text`` names

@@ -11,7 +11,7 @@ T = TypeVar("T")
 
 
 def progress(
-    items: Iterable[T], desc: str, unit: str = "it", enabled: bool = True, total: int | None = None
+    items: Iterable[T], desc: str, unit: str = "it", enabled: bool | str = True, total: int | None = None
 ) -> Iterator[T]:
     if not _shown(enabled):
         yield from items
@@ -23,7 +23,7 @@ def progress(
 
 @contextmanager
 def progress_bar(
-    total: int | None, desc: str, unit: str = "it", enabled: bool = True
+    total: int | None, desc: str, unit: str = "it", enabled: bool | str = True
 ) -> Iterator[Callable[[int], None]]:
     """A bar advanced by calling the yielded function with a count (for work done elsewhere)."""
     if not _shown(enabled):
@@ -38,11 +38,6 @@ def progress_bar(
         bar.close()
 
 
-def _shown(enabled: bool) -> bool:
-    return enabled and (sys.stderr.isatty() or _forced())
-
-
-def _forced() -> bool:
-    import os
-
-    return os.environ.get("QA_PROGRESS", "").lower() in {"1", "true", "yes"}
+def _shown(enabled: bool | str) -> bool:
+    """``True``: on a terminal; ``"always"`` (QA_PROGRESS=1): on any stderr; ``False``: never."""
+    return enabled == "always" or (bool(enabled) and sys.stderr.isatty())

@@ -1,4 +1,4 @@
-"""The one place that reads configuration: environment variables, then CLI flags.
+"""The one place that reads configuration: environment variables (here only), then CLI flags.
 
 | variable              | default            | meaning                                              |
 |-----------------------|--------------------|------------------------------------------------------|
@@ -25,15 +25,19 @@
 | QA_MILVUS_COLLECTION  | qa_passages        | the corpus's collection (letters, digits, ``_``)     |
 | QA_MILVUS_ANALYZER    | jieba+bigrams      | ``jieba+bigrams`` (our terms) or ``chinese`` (Milvus's analyzer) |
 | QA_MILVUS_TIMEOUT     | 10                 | seconds per Milvus call before it counts as failed   |
+| QA_PROGRESS           | (unset)            | 1: progress bars even when stderr is not a terminal  |
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from qa_service.core.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 PROJECT_DIR = PACKAGE_DIR.parent
@@ -59,6 +63,7 @@ class Settings:
     default_top_k: int = 5
     max_body_bytes: int = 256 * 1024
     admin_token: str | None = None
+    reload_check_seconds: float = 1.0  # how often a worker looks for an index version another one published
     upload_dir: str = "uploads"
     max_upload_bytes: int = 10 * 1024 * 1024
     embedding_model: str = ""  # empty: BM25 only
@@ -71,6 +76,9 @@ class Settings:
     milvus_collection: str = "qa_passages"
     milvus_analyzer: str = "jieba+bigrams"
     milvus_timeout: float = 10.0
+    milvus_retries: int = 3  # retries of a transient Milvus failure (connection refused, timeout, rate limit)...
+    milvus_backoff: float = 0.25  # ...after 0.25 s, 0.5 s, 1 s
+    progress: bool | str = True  # progress bars on a terminal; "always" (QA_PROGRESS=1): on any stderr
 
     def corpus_paths(self) -> list[str]:
         """The corpus plus the upload folder, once something has been uploaded."""
@@ -86,53 +94,55 @@ def _bool(v: str) -> bool:
     return v.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def from_env(env: dict[str, str] | None = None) -> Settings:
-    env = dict(os.environ if env is None else env)
-    s = Settings()
-    kw: dict[str, Any] = {}
-    if "QA_INDEX_DIR" in env:
-        kw["index_dir"] = env["QA_INDEX_DIR"]
-    if env.get("QA_CORPUS"):
-        kw["corpus"] = [p for p in env["QA_CORPUS"].split(os.pathsep) if p]
-    if "QA_HOST" in env:
-        kw["host"] = env["QA_HOST"]
-    for key, name in (
-        ("QA_PORT", "port"),
-        ("QA_WORKERS", "workers"),
-        ("QA_MAX_QUESTION_CHARS", "max_question_chars"),
-        ("QA_MAX_HISTORY", "max_history"),
-        ("QA_MAX_BODY_BYTES", "max_body_bytes"),
-        ("QA_MAX_UPLOAD_BYTES", "max_upload_bytes"),
-        ("QA_EMBEDDING_BATCH", "embedding_batch"),
-    ):
-        if env.get(key):
-            try:
-                kw[name] = int(env[key])
-            except ValueError as exc:
-                raise SystemExit(f"{key} must be a whole number, got {env[key]!r}") from exc
-    if "QA_LOG_LEVEL" in env:
-        kw["log_level"] = env["QA_LOG_LEVEL"].upper()
-    if env.get("QA_ADMIN_TOKEN"):
-        kw["admin_token"] = env["QA_ADMIN_TOKEN"]
-    if env.get("QA_UPLOAD_DIR"):
-        kw["upload_dir"] = env["QA_UPLOAD_DIR"]
-    if "QA_BUILD_IF_MISSING" in env:
-        kw["build_if_missing"] = _bool(env["QA_BUILD_IF_MISSING"])
-    if "QA_EMBEDDING_MODEL" in env:
-        kw["embedding_model"] = env["QA_EMBEDDING_MODEL"].strip()
-    if env.get("QA_HYBRID_WEIGHT"):
-        try:
-            kw["hybrid_weight"] = float(env["QA_HYBRID_WEIGHT"])
-        except ValueError:
-            kw["hybrid_weight"] = -1.0
-        if not 0.0 <= kw["hybrid_weight"] <= 1.0:
-            raise SystemExit(f"QA_HYBRID_WEIGHT must be a number from 0 to 1, got {env['QA_HYBRID_WEIGHT']!r}")
-    if env.get("QA_HYBRID_FUSION"):
-        kw["hybrid_fusion"] = env["QA_HYBRID_FUSION"].strip().lower()
-        if kw["hybrid_fusion"] not in ("weighted", "rrf"):
-            raise SystemExit(f"QA_HYBRID_FUSION must be 'weighted' or 'rrf', got {env['QA_HYBRID_FUSION']!r}")
-    kw.update(_milvus_env(env))
-    return s.with_overrides(**kw)
+def _int(var: str, v: str) -> int:
+    try:
+        return int(v)
+    except ValueError as exc:
+        raise ConfigError(f"{var} must be a whole number, got {v!r}") from exc
+
+
+def _fraction(var: str, v: str) -> float:
+    try:
+        x = float(v)
+    except ValueError:
+        x = -1.0
+    if not 0.0 <= x <= 1.0:
+        raise ConfigError(f"{var} must be a number from 0 to 1, got {v!r}")
+    return x
+
+
+def _seconds(var: str, v: str) -> float:
+    try:
+        x = float(v)
+    except ValueError:
+        x = -1.0
+    if x <= 0:
+        raise ConfigError(f"{var} must be a positive number of seconds, got {v!r}")
+    return x
+
+
+def _choice(*allowed: str) -> Callable[[str, str], str]:
+    def parse(var: str, v: str) -> str:
+        x = v.strip().lower()
+        if x not in allowed:
+            raise ConfigError(f"{var} must be one of {', '.join(allowed)}, got {v!r}")
+        return x
+
+    return parse
+
+
+def _collection(var: str, v: str) -> str:
+    name = v.strip()
+    if not _COLLECTION.match(name):
+        raise ConfigError(f"{var} must be letters, digits and _ (not first a digit), got {name!r}")
+    return name
+
+
+def _milvus_uri(var: str, v: str) -> str:
+    x = v.strip()
+    if x and not _URI_SCHEMES.match(x) and not x.endswith(".db"):
+        raise ConfigError(f"{var} must be a Milvus Lite file ending in .db or http(s)://host:port, got {x!r}")
+    return x
 
 
 BACKENDS = ("embedded", "milvus")
@@ -140,45 +150,60 @@ MILVUS_ANALYZERS = ("jieba+bigrams", "chinese")
 _COLLECTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 _URI_SCHEMES = re.compile(r"^(?:https?|tcp|grpc|unix)://|^unix:")
 
+# variable -> (field, parse(variable, value), an empty value counts).  Parsers raise ConfigError.
+_VARIABLES: dict[str, tuple[str, Callable[[str, str], Any], bool]] = {
+    "QA_INDEX_DIR": ("index_dir", lambda _, v: v, True),
+    "QA_CORPUS": ("corpus", lambda _, v: [p for p in v.split(os.pathsep) if p], False),
+    "QA_HOST": ("host", lambda _, v: v, True),
+    "QA_PORT": ("port", _int, False),
+    "QA_WORKERS": ("workers", _int, False),
+    "QA_LOG_LEVEL": ("log_level", lambda _, v: v.upper(), True),
+    "QA_BUILD_IF_MISSING": ("build_if_missing", lambda _, v: _bool(v), True),
+    "QA_MAX_QUESTION_CHARS": ("max_question_chars", _int, False),
+    "QA_MAX_HISTORY": ("max_history", _int, False),
+    "QA_MAX_BODY_BYTES": ("max_body_bytes", _int, False),
+    "QA_ADMIN_TOKEN": ("admin_token", lambda _, v: v, False),
+    "QA_UPLOAD_DIR": ("upload_dir", lambda _, v: v, False),
+    "QA_MAX_UPLOAD_BYTES": ("max_upload_bytes", _int, False),
+    "QA_EMBEDDING_MODEL": ("embedding_model", lambda _, v: v.strip(), True),
+    "QA_HYBRID_WEIGHT": ("hybrid_weight", _fraction, False),
+    "QA_HYBRID_FUSION": ("hybrid_fusion", _choice("weighted", "rrf"), False),
+    "QA_EMBEDDING_BATCH": ("embedding_batch", _int, False),
+    "QA_PROGRESS": ("progress", lambda _, v: "always" if _bool(v) else True, False),
+    "QA_BACKEND": ("backend", _choice(*BACKENDS), False),
+    "QA_MILVUS_URI": ("milvus_uri", _milvus_uri, False),
+    "QA_MILVUS_TOKEN": ("milvus_token", lambda _, v: v, False),
+    "QA_MILVUS_COLLECTION": ("milvus_collection", _collection, False),
+    "QA_MILVUS_ANALYZER": ("milvus_analyzer", _choice(*MILVUS_ANALYZERS), False),
+    "QA_MILVUS_TIMEOUT": ("milvus_timeout", _seconds, False),
+}
 
-def check_backend(value: str) -> str:
-    v = value.strip().lower()
-    if v not in BACKENDS:
-        raise SystemExit(f"QA_BACKEND must be one of {', '.join(BACKENDS)}, got {value!r}")
-    return v
 
-
-def check_milvus_uri(value: str) -> str:
-    v = value.strip()
-    if v and not _URI_SCHEMES.match(v) and not v.endswith(".db"):
-        raise SystemExit(f"QA_MILVUS_URI must be a Milvus Lite file ending in .db or http(s)://host:port, got {v!r}")
-    return v
-
-
-def _milvus_env(env: dict[str, str]) -> dict[str, Any]:
+def from_env(env: dict[str, str] | None = None) -> Settings:
+    """Settings from QA_* variables (default: this process's environment): the only place that reads
+    it.  A value the service cannot use raises ConfigError naming the variable."""
+    env = dict(os.environ if env is None else env)
     kw: dict[str, Any] = {}
-    if env.get("QA_BACKEND"):
-        kw["backend"] = check_backend(env["QA_BACKEND"])
-    if env.get("QA_MILVUS_URI"):
-        kw["milvus_uri"] = check_milvus_uri(env["QA_MILVUS_URI"])
-    if env.get("QA_MILVUS_TOKEN"):
-        kw["milvus_token"] = env["QA_MILVUS_TOKEN"]
-    if env.get("QA_MILVUS_COLLECTION"):
-        name = env["QA_MILVUS_COLLECTION"].strip()
-        if not _COLLECTION.match(name):
-            raise SystemExit(f"QA_MILVUS_COLLECTION must be letters, digits and _ (not first a digit), got {name!r}")
-        kw["milvus_collection"] = name
-    if env.get("QA_MILVUS_ANALYZER"):
-        analyzer = env["QA_MILVUS_ANALYZER"].strip().lower()
-        if analyzer not in MILVUS_ANALYZERS:
-            raise SystemExit(f"QA_MILVUS_ANALYZER must be one of {', '.join(MILVUS_ANALYZERS)}, got {analyzer!r}")
-        kw["milvus_analyzer"] = analyzer
-    if env.get("QA_MILVUS_TIMEOUT"):
-        try:
-            kw["milvus_timeout"] = float(env["QA_MILVUS_TIMEOUT"])
-        except ValueError:
-            kw["milvus_timeout"] = -1.0
-        if kw["milvus_timeout"] <= 0:
-            given = env["QA_MILVUS_TIMEOUT"]
-            raise SystemExit(f"QA_MILVUS_TIMEOUT must be a positive number of seconds, got {given!r}")
-    return kw
+    for var, (name, parse, empty_counts) in _VARIABLES.items():
+        value = env.get(var)
+        if value is not None and (value or empty_counts):
+            kw[name] = parse(var, value)
+    return Settings().with_overrides(**kw)
+
+
+def worker_environment(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
+    """The environment for server worker processes: this one's, with ``settings`` written back as
+    QA_* variables (so the workers read the same settings) and ``extra`` on top."""
+    env = dict(os.environ)
+    env.update(
+        QA_INDEX_DIR=os.path.abspath(settings.index_dir),
+        QA_CORPUS=os.pathsep.join(os.path.abspath(p) for p in settings.corpus),
+        QA_LOG_LEVEL=settings.log_level,
+        QA_BUILD_IF_MISSING="0",
+        QA_BACKEND=settings.backend,
+        **extra,
+    )
+    # glibc gives every thread its own malloc arena; with gthread workers that shows up as
+    # RSS that grows with concurrency but is never used again. Two arenas a process is plenty.
+    env.setdefault("MALLOC_ARENA_MAX", "2")
+    return env

@@ -35,3 +35,34 @@ def ideograph_count(s: str) -> int:
 def strip_ws(s: str) -> str:
     """The text with all whitespace removed: what citations are compared on."""
     return re.sub(r"\s", "", s)
+
+
+_SENTENCE = re.compile(f"[^{re.escape(SENTENCE_END)}\\n]*(?:[{re.escape(SENTENCE_END)}]+[{re.escape(CLOSERS)}]*|\\n|$)")
+
+
+def sentence_spans(text: str, max_chars: int = 400) -> list[tuple[int, int]]:
+    """[start, end) of each sentence (。！？； or line end), long ones cut at commas or hard."""
+    spans: list[tuple[int, int]] = []
+    for m in _SENTENCE.finditer(text):
+        s, e = m.span()
+        while s < e and text[s].isspace():
+            s += 1
+        e2 = e
+        while e2 > s and text[e2 - 1].isspace():
+            e2 -= 1
+        if e2 <= s:
+            continue
+        spans.extend(_split_long(text, s, e2, max_chars))
+    return spans
+
+
+def _split_long(text: str, s: int, e: int, max_chars: int) -> list[tuple[int, int]]:
+    out = []
+    while e - s > max_chars:
+        window = text[s : s + max_chars]
+        cut = max(window.rfind("，"), window.rfind(","), window.rfind("、"))
+        cut = s + cut + 1 if cut > max_chars // 3 else s + max_chars
+        out.append((s, cut))
+        s = cut
+    out.append((s, e))
+    return out

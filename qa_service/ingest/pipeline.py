@@ -2,76 +2,25 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import multiprocessing as mp
-from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from qa_service.core.models import Article, Chunk, Document
+from qa_service.core.models import Article, Chunk, ChunkSettings, Corpus, Document
+from qa_service.core.parallel import default_workers
 from qa_service.core.progress import progress, progress_bar
-from qa_service.index.embedded.bm25 import default_workers
-from qa_service.ingest.chunking import ChunkSettings, chunk_article
+from qa_service.ingest.chunking import chunk_article
 from qa_service.ingest.cleaning import clean_document
 from qa_service.ingest.loaders import load_paths
 from qa_service.ingest.segment import segment
+from qa_service.ingest.userdict import learn_names
 
 log = logging.getLogger(__name__)
 
 # Documents per unit of work, and the fewest worth starting worker processes for.
 BATCH = 256
 PARALLEL_MIN_DOCS = 2000
-
-
-@dataclass
-class Corpus:
-    documents: list[Document] = field(default_factory=list)
-    articles: list[Article] = field(default_factory=list)
-    chunks: list[Chunk] = field(default_factory=list)
-    # Global article number of each chunk, parallel to ``chunks``.
-    chunk_article: list[int] = field(default_factory=list)
-    paths: list[str] = field(default_factory=list)
-
-    def fingerprint(self) -> str:
-        return documents_fingerprint(self.documents)
-
-
-def documents_fingerprint(documents: Iterable[Document]) -> str:
-    h = hashlib.sha256()
-    for d in sorted(documents, key=lambda d: d.id):
-        h.update(d.id.encode() + b"\0" + hashlib.sha1(d.text.encode()).digest())
-    return h.hexdigest()
-
-
-def corpus_records(corpus: Corpus) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The documents and articles as every backend lists them (``/api/documents`` and the source view)."""
-    articles = [
-        {**a.meta(), "index": a.index, "char_start": a.char_start, "char_end": a.char_end} for a in corpus.articles
-    ]
-    n_articles = Counter(a.doc_id for a in corpus.articles)
-    first: dict[str, Article] = {}
-    for a in corpus.articles:
-        first.setdefault(a.doc_id, a)
-    documents = []
-    for d in corpus.documents:
-        fa = first.get(d.id)
-        documents.append(
-            {
-                "id": d.id,
-                "path": d.path,
-                "format": d.format,
-                "title": d.title or (fa.title if fa else d.id),
-                "publisher": d.publisher or (fa.publisher if fa else None),
-                "published": d.published or (fa.published if fa else None),
-                "url": d.url,
-                "articles": n_articles.get(d.id, 0),
-                "chars": len(d.text),
-            }
-        )
-    return documents, articles
 
 
 def process_document(doc: Document, settings: ChunkSettings) -> tuple[list[Article], list[Chunk]]:
@@ -133,5 +82,6 @@ def corpus_from_documents(
         for c in chunks:
             corpus.chunks.append(c)
             corpus.chunk_article.append(base + c.article)
+    corpus.user_words = learn_names(corpus.articles)
     log.info("%d documents, %d articles, %d passages", len(corpus.documents), len(corpus.articles), len(corpus.chunks))
     return corpus

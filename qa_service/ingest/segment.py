@@ -99,81 +99,104 @@ def derive_title(body: str, limit: int = 40) -> str:
     return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
+class _Segmenter:
+    """Segmenting one document, line by line: the finished drafts, the open one and the header metadata."""
+
+    def __init__(self, doc: Document) -> None:
+        self.publisher, self.published = doc.publisher, doc.published
+        self.single = doc.format == "jsonl"
+        self.drafts: list[_Draft] = []
+        self.current = _Draft()
+
+    def start_new(self, **kw) -> _Draft:
+        if self.current.has_body() or self.current.title is not None:
+            self.drafts.append(self.current)
+        self.current = _Draft(**kw)
+        return self.current
+
+    def feed(self, i: int, p: CleanText) -> None:
+        """Take paragraph ``p``, the ``i``-th of the document."""
+        text = p.text.strip()
+        if not text:
+            return
+        # Document header lines: metadata, not content.
+        if self._in_header(i) and self._header_line(text):
+            return
+        if self.single:
+            self.current.paragraphs.append(p)
+            return
+        if REPORTER_LINE.match(text) and len(text) <= 40:
+            self.current.attribution = re.sub(r"\s+", " ", text)
+            self.current.extra.append(p)
+            self.current.closed = True
+            return
+        self._content_line(i, p, text)
+        if (m := ATTRIBUTION_TAIL.search(text)) and self.current.has_body():
+            self.current.attribution = m.group(1)
+            self.current.closed = True
+
+    def _in_header(self, i: int) -> bool:
+        return i < 6 and not any(d.has_body() for d in self.drafts) and not self.current.has_body()
+
+    def _header_line(self, text: str) -> bool:
+        """Whether ``text`` is a publisher/date, date or source line (noting what it says)."""
+        m = _HEADER.match(text)
+        if m and not _NO_HEADING_PUNCT.search(text):
+            self.publisher = self.publisher or re.sub(r"\s+", "", m.group("pub"))
+            self.published = self.published or normalise_date(m.group("date"))
+            return True
+        if _DATE_LINE.match(text):
+            self.published = self.published or normalise_date(text)
+            return True
+        m = _SOURCE_LINE.match(text)
+        if m:
+            self.publisher = self.publisher or m.group("pub").strip()
+            return True
+        return False
+
+    def _content_line(self, i: int, p: CleanText, text: str) -> None:
+        """A brief, a section heading, a headline (alone or before the body) or body text."""
+        if _BRIEF.match(text):
+            self.start_new().paragraphs.append(p)
+        elif _NUMBERED_HEADING.match(text) and len(text) <= MAX_HEADING and "。" not in text:
+            self.start_new(title=None, section=text).extra.append(p)
+        elif _PLACE_HEADING.match(text):
+            self.start_new(section=text).extra.append(p)
+        elif is_heading(text) or (i == 0 and len(text) <= 80 and "。" not in text):
+            self._headline(p)
+        elif (parts := split_title(p)) is not None:
+            title, body = parts
+            self._headline(title)
+            self.current.paragraphs.append(body)
+        else:
+            if self.current.closed or (_LEAD.match(text) and self.current.has_body()):
+                self.start_new()
+            self.current.paragraphs.append(p)
+
+    def _headline(self, title: CleanText) -> None:
+        """A subtitle line of a headline with nothing under it yet, else the headline of a new article."""
+        current = self.current
+        if current.title is not None and not current.has_body() and current.section is None:
+            current.title = concat([current.title, title], sep=" ")
+        else:
+            self.start_new(title=title)
+
+    def finish(self) -> list[_Draft]:
+        if self.current.has_body() or self.current.title is not None or not self.drafts:
+            self.drafts.append(self.current)
+        return self.drafts
+
+
 def segment(doc: Document, cleaned: CleanText | None = None) -> list[Article]:
     """Split one document into articles (a JSONL record is always exactly one)."""
     ct = cleaned if cleaned is not None else clean_document(doc.text)
-    paras = paragraphs_of(ct)
-    publisher, published = doc.publisher, doc.published
-    drafts: list[_Draft] = []
+    seg = _Segmenter(doc)
+    for i, p in enumerate(paragraphs_of(ct)):
+        seg.feed(i, p)
+    drafts = seg.finish()
     doc_title: str | None = doc.title
-    current = _Draft()
-    single = doc.format == "jsonl"
-
-    def start_new(**kw) -> _Draft:
-        nonlocal current
-        if current.has_body() or current.title is not None:
-            drafts.append(current)
-        current = _Draft(**kw)
-        return current
-
-    for i, p in enumerate(paras):
-        text = p.text.strip()
-        if not text:
-            continue
-        # Document header lines: metadata, not content.
-        if i < 6 and not any(d.has_body() for d in drafts) and not current.has_body():
-            m = _HEADER.match(text)
-            if m and not _NO_HEADING_PUNCT.search(text):
-                publisher = publisher or re.sub(r"\s+", "", m.group("pub"))
-                published = published or normalise_date(m.group("date"))
-                continue
-            if _DATE_LINE.match(text):
-                published = published or normalise_date(text)
-                continue
-            m = _SOURCE_LINE.match(text)
-            if m:
-                publisher = publisher or m.group("pub").strip()
-                continue
-        if single:
-            current.paragraphs.append(p)
-            continue
-        if REPORTER_LINE.match(text) and len(text) <= 40:
-            current.attribution = re.sub(r"\s+", " ", text)
-            current.extra.append(p)
-            current.closed = True
-            continue
-        if _BRIEF.match(text):
-            start_new().paragraphs.append(p)
-        elif _NUMBERED_HEADING.match(text) and len(text) <= MAX_HEADING and "。" not in text:
-            start_new(title=None, section=text)
-            current.extra.append(p)
-        elif _PLACE_HEADING.match(text):
-            start_new(section=text)
-            current.extra.append(p)
-        elif is_heading(text) or (i == 0 and len(text) <= 80 and "。" not in text):
-            if current.title is not None and not current.has_body() and current.section is None:
-                current.title = concat([current.title, p], sep=" ")  # subtitle line
-            else:
-                start_new(title=p)
-        elif (parts := split_title(p)) is not None:
-            title, body = parts
-            if current.title is not None and not current.has_body() and current.section is None:
-                current.title = concat([current.title, title], sep=" ")
-            else:
-                start_new(title=title)
-            current.paragraphs.append(body)
-        else:
-            if current.closed or (_LEAD.match(text) and current.has_body()):
-                start_new()
-            current.paragraphs.append(p)
-        if (m := ATTRIBUTION_TAIL.search(text)) and current.has_body():
-            current.attribution = m.group(1)
-            current.closed = True
-    if current.has_body() or current.title is not None or not drafts:
-        drafts.append(current)
     if doc_title is None:
         doc_title = next((re.sub(r"\s+", " ", d.title.text).strip() for d in drafts if d.title is not None), None)
-
     articles: list[Article] = []
     for d in drafts:
         if not d.paragraphs:
@@ -181,29 +204,36 @@ def segment(doc: Document, cleaned: CleanText | None = None) -> list[Article]:
         body = squeeze_spaces(concat(d.paragraphs))
         if not body.text:
             continue
-        if d.title is not None:
-            title = re.sub(r"\s+", " ", d.title.text).strip()
-        elif single and doc.title:
-            title = doc.title
-        elif d.section and doc_title:
-            title = doc_title
-        else:
-            title = derive_title(body.text) or (doc_title or doc.id)
-        pieces = [x for x in (d.title, *d.extra, *d.paragraphs) if x is not None and x.offsets]
-        start = min(x.offsets[0] for x in pieces)
-        end = max(x.offsets[-1] + 1 for x in pieces)
+        start, end = _span(d)
         articles.append(
             Article(
                 doc_id=doc.id,
                 index=len(articles),
-                title=title,
+                title=_article_title(d, body, doc, doc_title, seg.single),
                 body=body,
                 char_start=start,
                 char_end=end,
-                published=published,
-                publisher=publisher,
+                published=seg.published,
+                publisher=seg.publisher,
                 attribution=d.attribution,
                 section=d.section,
             )
         )
     return articles
+
+
+def _article_title(d: _Draft, body: CleanText, doc: Document, doc_title: str | None, single: bool) -> str:
+    """Its headline; else the record's title (JSONL) or, under a section heading, the document's; else derived."""
+    if d.title is not None:
+        return re.sub(r"\s+", " ", d.title.text).strip()
+    if single and doc.title:
+        return doc.title
+    if d.section and doc_title:
+        return doc_title
+    return derive_title(body.text) or (doc_title or doc.id)
+
+
+def _span(d: _Draft) -> tuple[int, int]:
+    """Offsets in the original text from the first to past the last character of the draft's lines."""
+    pieces = [x for x in (d.title, *d.extra, *d.paragraphs) if x is not None and x.offsets]
+    return min(x.offsets[0] for x in pieces), max(x.offsets[-1] + 1 for x in pieces)

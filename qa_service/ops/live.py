@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import re
@@ -26,38 +25,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qa_service.core.errors import DocumentError, IndexError_
 from qa_service.core.settings import Settings
-from qa_service.index.embedded.store import CURRENT, EmbeddedIndex, IndexError_
-from qa_service.index.embeddings import get_embedder
+from qa_service.index import Backend, build_backend, open_backend, pointer_dir
+from qa_service.index.publish import CURRENT
 from qa_service.ingest.loaders import HTML_SUFFIXES, TEXT_SUFFIXES, DecodeError, decode_bytes
 from qa_service.ingest.pipeline import build_corpus
+from qa_service.ops.build import configured_embedder
+from qa_service.ops.lock import write_lock
 from qa_service.qa.service import QAService
 
 log = logging.getLogger(__name__)
 
 UPLOAD_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
-LOCK_FILE = ".write.lock"
-RELOAD_CHECK_SECONDS = 1.0
 MAX_NAME_CHARS = 120
-
-
-class WriteError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-@contextlib.contextmanager
-def write_lock(index_dir: str | Path) -> Iterator[None]:
-    """Exclusive across processes: one index build or corpus change at a time."""
-    root = Path(index_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK_FILE, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def sanitise_filename(name: str) -> str:
@@ -68,10 +49,10 @@ def sanitise_filename(name: str) -> str:
     name = re.sub(r"[^\w.\-\u3000-\u303f\u4e00-\u9fff（）()]+", "_", name).strip("._ ")
     stem, dot, suffix = name.rpartition(".")
     if not dot or not stem:
-        raise WriteError(400, "invalid_filename", "The file name needs a name and an extension (.txt, .md or .html).")
+        raise DocumentError("The file name needs a name and an extension (.txt, .md or .html).", "invalid_filename")
     if f".{suffix.lower()}" not in UPLOAD_SUFFIXES:
-        raise WriteError(
-            415, "unsupported_type", f"Only {', '.join(sorted(UPLOAD_SUFFIXES))} files can be uploaded, not .{suffix}."
+        raise DocumentError(
+            f"Only {', '.join(sorted(UPLOAD_SUFFIXES))} files can be uploaded, not .{suffix}.", "unsupported_type"
         )
     return f"{stem[: MAX_NAME_CHARS - len(suffix) - 1]}.{suffix.lower()}"
 
@@ -87,17 +68,12 @@ class LiveIndex:
         self,
         settings: Settings,
         service: QAService | None = None,
-        make_service: Callable[[Any], QAService] = QAService,
+        make_service: Callable[[Backend], QAService] = QAService,
     ) -> None:
         self.settings = settings
         self.make_service = make_service
-        self.milvus = settings.backend == "milvus"
-        # The folder whose CURRENT names the live version: the index, or the Milvus metadata store.
-        self.pointer_root = Path(settings.index_dir)
-        if self.milvus:
-            from qa_service.index.milvus.backend import meta_dir
-
-            self.pointer_root = meta_dir(settings)
+        # The folder whose CURRENT names the live version (the index, or a backend's metadata store).
+        self.pointer_root = pointer_dir(settings)
         self._state = _State(service, self._pointer())
         self._reload_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -118,7 +94,7 @@ class LiveIndex:
 
     def _maybe_reload(self) -> None:
         now = time.monotonic()
-        if now - self._checked < RELOAD_CHECK_SECONDS:
+        if now - self._checked < self.settings.reload_check_seconds:
             return
         self._checked = now
         version = self._pointer()
@@ -136,14 +112,9 @@ class LiveIndex:
         finally:
             self._reload_lock.release()
 
-    def _load(self) -> Any:
-        if self.milvus:
-            from qa_service.index.milvus.backend import MilvusIndex
-
-            live = self._state.service
-            store = getattr(live.index, "store", None) if live is not None else None
-            return MilvusIndex.load(self.settings, store=store)  # the same connection, not a new one
-        return EmbeddedIndex.load(self.settings.index_dir)
+    def _load(self) -> Backend:
+        live = self._state.service
+        return open_backend(self.settings, previous=live.index if live is not None else None)
 
     def _swap(self, service: QAService, version: str | None) -> None:
         service.index.tokenizer.tokens("预热")  # load jieba's dictionary before the first query
@@ -159,27 +130,12 @@ class LiveIndex:
     def _rebuild(self) -> QAService:
         corpus = build_corpus(self.settings.corpus_paths())
         if not corpus.chunks:
-            raise WriteError(409, "empty_corpus", "The corpus would have no readable text left.")
-        model = self.settings.embedding_model
-        embedder = get_embedder(model) if model else None
+            raise DocumentError("The corpus would have no readable text left.", "empty_corpus")
         live = self._state.service
-        if self.milvus:
-            from qa_service.index.milvus.backend import index_corpus
-
-            # Only the changed documents' passages are replaced in the collection (and embedded).
-            store = getattr(live.index, "store", None) if live is not None else None
-            run = index_corpus(corpus, self.settings, embedder, store=store)
-            service = self.make_service(run.index)
-            self._swap(service, self._pointer())
-            return service
-        # Vectors of unchanged passages are reused: an upload embeds only its own passages.
-        index = EmbeddedIndex.build(
-            corpus,
-            embedder=embedder,
-            previous=live.index.vectors if live is not None else None,
-            batch_size=self.settings.embedding_batch,
+        # What the live index can lend is reused: vectors of unchanged passages, a Milvus connection.
+        index = build_backend(
+            self.settings, corpus, configured_embedder(self.settings), live.index if live is not None else None
         )
-        index.save(self.settings.index_dir)
         service = self.make_service(index)
         self._swap(service, self._pointer())
         return service
@@ -187,24 +143,24 @@ class LiveIndex:
     def add_document(self, filename: str, data: bytes) -> dict[str, Any]:
         name = sanitise_filename(filename)
         if len(data) > self.settings.max_upload_bytes:
-            raise WriteError(
-                413, "payload_too_large", f"The document is larger than {self.settings.max_upload_bytes} bytes."
+            raise DocumentError(
+                f"The document is larger than {self.settings.max_upload_bytes} bytes.", "payload_too_large"
             )
         try:
             text = decode_bytes(data)
         except DecodeError as exc:
-            raise WriteError(400, "bad_encoding", f"The document is not UTF-8 or GB18030 text ({exc}).") from exc
+            raise DocumentError(f"The document is not UTF-8 or GB18030 text ({exc}).", "bad_encoding") from exc
         if not text.strip():
-            raise WriteError(400, "empty_document", "The document has no text.")
+            raise DocumentError("The document has no text.", "empty_document")
         upload_dir = Path(self.settings.upload_dir)
         with self._writing():
             current = self._state.service
             if current is not None and current.index.document(name) is not None:
-                raise WriteError(409, "conflict", f"A document with id {name!r} already exists; delete it first.")
+                raise DocumentError(f"A document with id {name!r} already exists; delete it first.", "conflict")
             upload_dir.mkdir(parents=True, exist_ok=True)
             target = upload_dir / name
             if target.exists():
-                raise WriteError(409, "conflict", f"A document named {name!r} already exists; delete it first.")
+                raise DocumentError(f"A document named {name!r} already exists; delete it first.", "conflict")
             tmp = upload_dir / f".upload-{uuid.uuid4().hex}"
             with open(tmp, "wb") as f:
                 f.write(data)
@@ -218,7 +174,7 @@ class LiveIndex:
                 raise
         doc = service.index.document(name)
         if doc is None:
-            raise WriteError(400, "no_text", "The document has no text left after cleaning; it was not added.")
+            raise DocumentError("The document has no text left after cleaning; it was not added.", "no_text")
         return {k: doc.get(k) for k in ("id", "title", "publisher", "published", "format", "articles")}
 
     def delete_document(self, doc_id: str) -> dict[str, Any]:
@@ -226,14 +182,12 @@ class LiveIndex:
             current = self._state.service
             doc = current.index.document(doc_id) if current is not None else None
             if doc is None:
-                raise WriteError(404, "not_found", f"No document with id {doc_id!r}.")
+                raise DocumentError(f"No document with id {doc_id!r}.", "not_found")
             path = Path(doc["path"]).resolve()
             root = self._root_of(path)
             if root is None or doc["format"] == "jsonl":
-                raise WriteError(
-                    409,
-                    "read_only",
-                    f"Document {doc_id!r} is not a file of the corpus folders; it cannot be deleted here.",
+                raise DocumentError(
+                    f"Document {doc_id!r} is not a file of the corpus folders; it cannot be deleted here.", "read_only"
                 )
             trash = root / ".trash"
             trash.mkdir(exist_ok=True)
@@ -241,7 +195,7 @@ class LiveIndex:
             os.replace(path, kept)
             try:
                 self._rebuild()
-            except WriteError as exc:
+            except DocumentError as exc:
                 os.replace(kept, path)
                 raise exc
             except BaseException:

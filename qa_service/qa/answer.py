@@ -16,13 +16,11 @@ from collections.abc import Callable, Sequence
 
 import jieba.posseg as pseg
 
-from qa_service.core.models import Answer, AnswerItem, Hit
-from qa_service.core.text import strip_ws
+from qa_service.core.lexicon import ROLE
+from qa_service.core.models import Answer, AnswerItem, Hit, Query
+from qa_service.core.text import sentence_spans, strip_ws
 from qa_service.core.tokenizer import Tokenizer
-from qa_service.ingest.chunking import sentence_spans
-from qa_service.qa.entities import ROLE, question_names
 from qa_service.qa.listing import dated, list_items, list_spec
-from qa_service.qa.retrieve import Query
 from qa_service.qa.scoring import Scorer
 
 # Below this share of the question's weight, the best sentence does not answer
@@ -106,9 +104,7 @@ def best_sentence(scorer: Scorer, question: str, hits: Sequence[Hit]) -> tuple[i
     return p, s, e, cov
 
 
-def _off_topic(
-    tokenizer: Tokenizer, scorer: Scorer, query: Query, hit: Hit, doc_text: Callable[[str], str] | None
-) -> bool:
+def _off_topic(scorer: Scorer, query: Query, hit: Hit, doc_text: Callable[[str], str] | None) -> bool:
     """The best sentence still cannot answer: the question's key word is unknown to the
     corpus (…什么时候竣工), or a name it asks about is not in the answer's document."""
     if any(len(f) >= 2 for f in scorer.focus & scorer.unknown):
@@ -116,12 +112,12 @@ def _off_topic(
     if doc_text is None:
         return False
     text = strip_ws(doc_text(hit.chunk.doc_id))
-    return any(strip_ws(n) not in text for n in question_names(tokenizer, query.text))
+    return any(strip_ws(n) not in text for n in query.names)
 
 
-def highlights(tokenizer: Tokenizer, query: Query, text: str) -> list[list[int]]:
+def highlights(query: Query, text: str) -> list[list[int]]:
     """Offsets of the question's words in a passage, merged."""
-    terms = {w for w in tokenizer.words(query.text) if len(w) >= 2 or w.isascii()}
+    terms = {w for w in query.words if len(w) >= 2 or w.isascii()}
     spans = []
     for t in terms:
         for m in re.finditer(re.escape(t), text, flags=re.IGNORECASE):
@@ -146,13 +142,13 @@ def compose(
     doc_text: Callable[[str], str] | None = None,
 ) -> tuple[Answer, list[Hit]]:
     """The answer and the passages to return (top_k best, plus any an item cites)."""
-    scorer = Scorer(tokenizer, query, idf, max_idf)
+    scorer = Scorer(query, idf, max_idf)
     passages = list(pool[:top_k])
     spec = list_spec(query.question) or (list_spec(query.text) if query.followup else None)
     items: list[tuple[str, list[int]]] = []
     if spec is not None:
-        topic = Scorer(tokenizer, query, idf, max_idf, exclude=(spec.label, *spec.heads), topic=True)
-        raw = list_items(spec, tokenizer, topic, query.text, dated(query.text, pool), doc_text)
+        topic = Scorer(query, idf, max_idf, exclude=(spec.label, *spec.heads), topic=True)
+        raw = list_items(spec, tokenizer, topic, query, dated(query.text, pool), doc_text)
         # Return every passage an item cites, even from beyond top_k, best first.
         cited = {c for _, ids in raw for c in ids}
         passages = [h for i, h in enumerate(pool) if i < top_k or h.chunk.id in cited]
@@ -163,7 +159,7 @@ def compose(
     if found is not None:
         p, s, e, cov = found
         answer.confidence = round(cov, 4)
-        if cov >= ANSWER_THRESHOLD and not _off_topic(tokenizer, scorer, query, passages[p], doc_text):
+        if cov >= ANSWER_THRESHOLD and not _off_topic(scorer, query, passages[p], doc_text):
             answer.text = passages[p].chunk.text[s:e]
             answer.passage = p
             answer.span = (s, e)

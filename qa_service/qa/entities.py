@@ -12,31 +12,16 @@ import re
 
 import jieba.posseg as pseg
 
-from qa_service.core.tokenizer import NAME_SUFFIXES, Tokenizer
-
-# Titles that stand before a person's name (区委书记宋洁, 站长欧阳知秋).
-ROLE = re.compile(
-    r"书记|[区县市镇乡省州厅局处科站所院校社行部组队团馆]长|主席|主任|委员|常委|指挥长|负责人|经理|董事长|主编|记者|通讯员"
+from qa_service.core.lexicon import (
+    COMPOUND_SURNAMES,
+    NAME_SUFFIXES,
+    OFFICE_SUFFIXES,
+    SURNAMES,
 )
+from qa_service.core.tokenizer import Tokenizer
 
-# Name endings of offices and places (区人社局, 郑州通航试验区管委会, 武城县).
-OFFICE_SUFFIXES = tuple(
-    ["局", "委", "办", "院", "所", "中心", "委员会", "管委会", "联合会", "协会", "联", "协", "队", "站", "部"]
-)
-ORG_SUFFIXES = (*OFFICE_SUFFIXES, "街道", "镇", "公司", "集团")
-PLACE_SUFFIXES = ("市", "县", "区", "镇", "乡", "街道", "省")
 _GENERIC = re.compile(r"^(?:各|全|本|该|我|两|多|每|其他|有关|相关|辖区|城区|社区|街道|乡镇|城市|省市|全区|全市|全县)")
 _ROLE_NAME = re.compile(r"(?:书记|区长|县长|市长|镇长|主席|部长|主任|局长|组长|指挥长|委员|常委)([\u4e00-\u9fff]{2,3})")
-SURNAMES = frozenset(
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭"
-    "陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易"
-    "乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴"
-    "蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边"
-    "卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
-)
-COMPOUND_SURNAMES = frozenset(
-    ["欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "夏侯", "长孙", "宇文"]
-)
 _NAME_THEN_ACTION = re.compile(r"^(?:表示|指出|强调|要求|提出|主持|陪同|参加|出席|一行|说|讲话|带队|调研|督导|察看)")
 _ENUM = re.compile(r"[\u4e00-\u9fff]{2,12}(?:、[\u4e00-\u9fff]{2,12})+")
 _ENUM_TAIL = re.compile(r"等(?:处|地|单位|部门|人|项|个)?.*$")
@@ -112,9 +97,10 @@ def enumerations(text: str) -> list[list[str]]:
 _NAME_FLAGS = {"ns", "nr", "nt", "nrt", "nrfg"}
 
 
-def question_names(tokenizer: Tokenizer, question: str) -> list[str]:
-    """Proper names in a question: places, people, organisations."""
+def question_names(tokenizer: Tokenizer, question: str, words: list[str] | None = None) -> list[str]:
+    """Proper names in a question: places, people, organisations (``words``: its words, if already cut)."""
     learned = set(tokenizer.user_words)
+    words = tokenizer.words(question) if words is None else words
     names = [w for w, f in pseg.cut(question) if f in _NAME_FLAGS and len(w) >= 2]
-    names += [w for w in tokenizer.words(question) if w in learned or (len(w) >= 3 and w.endswith(NAME_SUFFIXES))]
+    names += [w for w in words if w in learned or (len(w) >= 3 and w.endswith(NAME_SUFFIXES))]
     return list(dict.fromkeys(names))

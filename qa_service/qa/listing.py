@@ -12,20 +12,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from qa_service.core.models import Hit
-from qa_service.core.text import strip_ws
-from qa_service.core.tokenizer import NAME_SUFFIXES, Tokenizer
-from qa_service.ingest.chunking import sentence_spans
-from qa_service.qa.entities import (
-    OFFICE_SUFFIXES,
-    ORG_SUFFIXES,
-    PLACE_SUFFIXES,
-    enumerations,
-    is_name,
-    org_names,
-    person_names,
-    question_names,
-)
+from qa_service.core.lexicon import NAME_SUFFIXES, OFFICE_SUFFIXES, ORG_SUFFIXES, PLACE_SUFFIXES
+from qa_service.core.models import Chunk, Hit, Query
+from qa_service.core.text import sentence_spans, strip_ws
+from qa_service.core.tokenizer import Tokenizer
+from qa_service.qa.entities import enumerations, is_name, org_names, person_names
 from qa_service.qa.scoring import Scorer
 
 ITEM_TOPIC_FLOOR = 0.25
@@ -111,11 +102,37 @@ def find_entities(spec: ListSpec, tokenizer: Tokenizer, text: str) -> list[str]:
     return org_names(tokenizer, text, spec.suffixes)
 
 
+def _relevant(topic: Scorer, candidates: list[Hit]) -> list[Hit]:
+    """The passages about the question: relative to the best one, with a floor (a list drawn from
+    passages that barely touch the question is worse than none)."""
+    covs = [
+        topic.coverage(f"{h.chunk.title} {h.chunk.section or ''} {h.chunk.publisher or ''} {h.chunk.text}")
+        for h in candidates
+    ]
+    floor = max(ITEM_TOPIC_FLOOR, ITEM_TOPIC_SHARE * max(covs, default=0.0))
+    return [h for h, cov in zip(candidates, covs, strict=True) if cov >= floor]
+
+
+def _names_in(spec: ListSpec, tokenizer: Tokenizer, topic: Scorer, c: Chunk) -> list[str]:
+    """The entities of the asked kind that one passage names (with its attribution and section)."""
+    if spec.kind == "spot":
+        # Places are listed in the sentence that is about the question, not anywhere in the passage.
+        spans = sentence_spans(c.text)
+        best = max(spans, key=lambda sp: topic.coverage(c.text[sp[0] : sp[1]]), default=None)
+        names = find_entities(spec, tokenizer, c.text[best[0] : best[1]]) if best else []
+    else:
+        names = find_entities(spec, tokenizer, f"{c.title}。{c.text}")
+    for meta in (c.attribution, c.section):
+        if spec.kind == "suffix" and meta and meta.endswith(spec.suffixes) and len(meta) <= 14:
+            names.append(meta)
+    return names
+
+
 def list_items(
     spec: ListSpec,
     tokenizer: Tokenizer,
     topic: Scorer,
-    question: str,
+    query: Query,
     pool: Sequence[Hit],
     doc_text: Callable[[str], str] | None = None,
 ) -> list[tuple[str, list[str]]]:
@@ -127,41 +144,20 @@ def list_items(
     if not pool:
         return []
     top = pool[0].score
-    asked = set(tokenizer.tokens(question))
-    names_asked = [n for n in question_names(tokenizer, question) if n not in spec.heads and n != spec.label]
+    asked = set(query.text_tokens)
+    names_asked = [n for n in query.names if n not in spec.heads and n != spec.label]
     found: dict[str, list[str]] = {}  # name -> ids of the chunks that name it
-    candidates = [(p, h) for p, h in enumerate(pool) if h.score >= ITEM_SCORE_SHARE * top]
-    contexts = {
-        p: f"{h.chunk.title} {h.chunk.section or ''} {h.chunk.publisher or ''} {h.chunk.text}" for p, h in candidates
-    }
-    covs = {p: topic.coverage(ctx) for p, ctx in contexts.items()}
-    # Relevant relative to the best passage, with a floor: a list drawn from passages
-    # that barely touch the question is worse than none.
-    floor = max(ITEM_TOPIC_FLOOR, ITEM_TOPIC_SHARE * max(covs.values(), default=0.0))
-    for p, hit in candidates:
+    for hit in _relevant(topic, [h for h in pool if h.score >= ITEM_SCORE_SHARE * top]):
         c = hit.chunk
-        if covs[p] < floor:
-            continue
         if doc_text is not None and names_asked:
             text = strip_ws(doc_text(c.doc_id))
             if any(strip_ws(n) not in text for n in names_asked):
                 continue
-        if spec.kind == "spot":
-            # Places are listed in the sentence that is about the question, not anywhere in the passage.
-            spans = sentence_spans(c.text)
-            best = max(spans, key=lambda sp: topic.coverage(c.text[sp[0] : sp[1]]), default=None)
-            names = find_entities(spec, tokenizer, c.text[best[0] : best[1]]) if best else []
-        else:
-            names = find_entities(spec, tokenizer, f"{c.title}。{c.text}")
-        for meta in (c.attribution, c.section):
-            if spec.kind == "suffix" and meta and meta.endswith(spec.suffixes) and len(meta) <= 14:
-                names.append(meta)
-        for n in names:
-            if n in asked:
-                continue  # the question's own subject is not an answer to it
-            found.setdefault(n, [])
-            if c.id not in found[n]:
-                found[n].append(c.id)
+        for n in _names_in(spec, tokenizer, topic, c):
+            if n not in asked:  # the question's own subject is not an answer to it
+                found.setdefault(n, [])
+                if c.id not in found[n]:
+                    found[n].append(c.id)
     # A name inside a longer found name (南路街道 in 紫荆山南路街道) is the same thing.
     names = [n for n in found if not any(n != m and n in m for m in found)]
     return [(n, found[n]) for n in names]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from qa_service.core.tokenizer import STOPWORDS, Tokenizer
-from qa_service.qa.retrieve import Query
+from qa_service.core.lexicon import STOPWORDS
+from qa_service.core.models import Query
 
 FOCUS_WEIGHT = 3.0
 GRAM_SHARE = 0.1
@@ -18,9 +18,10 @@ _WH = re.compile(
 )
 
 
-def focus_terms(tokenizer: Tokenizer, question: str) -> set[str]:
-    """Content words right next to the question word (谁[陪同], [收入]是多少)."""
-    words = [w for w in tokenizer.cut(question) if w.strip()]
+def focus_terms(cut: list[str]) -> set[str]:
+    """Content words right next to the question word (谁[陪同], [收入]是多少), from the question's
+    raw segmentation."""
+    words = [w for w in cut if w.strip()]
     focus: set[str] = set()
     for i, w in enumerate(words):
         if not _WH.match(w):
@@ -45,7 +46,6 @@ class Scorer:
 
     def __init__(
         self,
-        tokenizer: Tokenizer,
         query: Query,
         idf: Callable[[str], float | None],
         max_idf: float,
@@ -54,12 +54,12 @@ class Scorer:
     ) -> None:
         # ``topic``: weigh only what the question is about (for list items): no focus
         # boost, no single characters or numbers, no words the corpus lacks.
-        self.focus = set() if topic else focus_terms(tokenizer, query.question)
+        self.focus = set() if topic else focus_terms(query.cut)
         # What a passage is about shows in part-words too (爱国卫生工作 for 爱国卫生运动).
         self.gram_share = TOPIC_GRAM_SHARE if topic else GRAM_SHARE
         self.unknown: set[str] = set()  # words the corpus has never seen
         self.weights: dict[str, float] = {}
-        for w in dict.fromkeys(tokenizer.words(query.text)):
+        for w in dict.fromkeys(query.words):
             if w in exclude or (topic and (len(w) < 2 or w.isdigit())):
                 continue
             weight = idf(w)

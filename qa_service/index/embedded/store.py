@@ -1,11 +1,10 @@
-"""Index stage: the retrieval seam (build / save / load / search) and its on-disk form.
+"""The embedded backend: the index folder, and how it is built, saved, loaded and searched.
 
-``SearchIndex`` is the seam other backends (an external engine) plug into.
-``EmbeddedIndex`` is the default: BM25 over jieba+bigram tokens, a
+``EmbeddedIndex`` is the default ``Backend`` (index/base.py): BM25 over jieba+bigram tokens, a
 self-contained folder holding passages, article metadata and the original text
 of every document, so citations and the source view never depend on the corpus
 files still being where they were.  Optionally it also holds one embedding per
-passage (``vectors``, see embeddings.py), which hybrid.py fuses with BM25.
+passage (``vectors``, see index/embeddings.py), which rankers.py fuses with BM25.
 
 On disk, ``INDEX_DIR/CURRENT`` names the live version folder.  A build writes a
 new version folder under a temporary name, fsyncs it, renames it into place
@@ -16,24 +15,24 @@ corrupted or truncated file is detected on load.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
-import shutil
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa_service.core.models import Chunk
+from qa_service.core.errors import IndexCorrupt, IndexError_, IndexIncompatible
+from qa_service.core.models import Chunk, ChunkSettings, Corpus
 from qa_service.core.progress import progress_bar
-from qa_service.core.tokenizer import Tokenizer, learn_names
+from qa_service.core.settings import Settings
+from qa_service.core.tokenizer import Tokenizer
+from qa_service.index.documents import DocumentLookup, corpus_records
 from qa_service.index.embedded.bm25 import BM25, BM25Params
+from qa_service.index.embedded.rankers import make_ranker, vectors_match
 from qa_service.index.embeddings import (
     DEFAULT_BATCH,
     KEY_BYTES,
@@ -43,32 +42,18 @@ from qa_service.index.embeddings import (
     embed_passages,
     embedding_text,
 )
-from qa_service.ingest.chunking import ChunkSettings
-from qa_service.ingest.pipeline import Corpus, corpus_records
+from qa_service.index.publish import VersionWriter, json_bytes, map_bytes, npy_bytes, pack_texts, read_live_manifest
+
+if TYPE_CHECKING:
+    from qa_service.index.base import Backend, Ranker
+    from qa_service.index.fusion import FusionSettings
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: BM25 as BM25.save writes it; embeddings are optional extra files
-CURRENT = "CURRENT"
-MANIFEST = "manifest.json"
 EMBEDDINGS = "embeddings.npy"
 EMBEDDING_KEYS = "embedding_keys.npy"
-
-
-class IndexError_(Exception):
-    """Base for index problems that callers report to the user."""
-
-
-class IndexMissing(IndexError_):
-    pass
-
-
-class IndexIncompatible(IndexError_):
-    pass
-
-
-class IndexCorrupt(IndexError_):
-    pass
+REBUILD = "rebuild with `qa-service index`"
 
 
 @dataclass(frozen=True)
@@ -88,51 +73,9 @@ class IndexSettings:
         }
 
 
-class SearchIndex(Protocol):
-    """What retrieval needs from an index backend."""
-
-    tokenizer: Tokenizer
-    vectors: PassageVectors | None  # passage embeddings, if the index was built with a model
-
-    def search(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]: ...
-
-    def scores(self, tokens: Sequence[str]) -> np.ndarray: ...  # BM25 score of every passage
-
-    def chunk(self, i: int) -> Chunk: ...
-
-    def __len__(self) -> int: ...
-
-
-class DocumentLookup:
-    """Documents, their articles and original texts (packed in one UTF-8 blob), by document id.
-
-    Shared by every backend: retrieval may move to an engine, the source view and the
-    answer's checks against the cited document stay local.
-    """
-
-    documents: list[dict[str, Any]]
-    articles: list[dict[str, Any]]
-    _doc_pos: dict[str, int]
-    _doc_text: bytes | memoryview
-    _doc_bounds: np.ndarray
-
-    def document_text(self, doc_id: str) -> str:
-        pos = self._doc_pos.get(doc_id)
-        if pos is None:
-            return ""
-        a, b = self._doc_bounds[pos], self._doc_bounds[pos + 1]
-        return bytes(self._doc_text[a:b]).decode("utf-8")
-
-    def document(self, doc_id: str) -> dict[str, Any] | None:
-        pos = self._doc_pos.get(doc_id)
-        if pos is None:
-            return None
-        text = self.document_text(doc_id)
-        arts = [{k: v for k, v in art.items() if k != "document"} for art in self.articles if art["document"] == doc_id]
-        return {**self.documents[pos], "text": text, "articles_list": arts}
-
-
 class EmbeddedIndex(DocumentLookup):
+    name = "embedded"
+
     def __init__(
         self,
         bm25: BM25,
@@ -159,6 +102,7 @@ class EmbeddedIndex(DocumentLookup):
         self._doc_bounds = doc_bounds
         self.manifest = manifest
         self.vectors = vectors
+        self.location: Path | None = None  # the version folder it was saved to or loaded from
 
     # -- building -------------------------------------------------------
     @classmethod
@@ -174,7 +118,7 @@ class EmbeddedIndex(DocumentLookup):
         """BM25 over the corpus; with an ``embedder``, passage vectors too, reusing those of
         ``previous`` (the index being replaced) for passages whose text is unchanged."""
         t0 = time.perf_counter()
-        tokenizer = Tokenizer(learn_names(corpus.articles), bigrams=settings.bigrams)
+        tokenizer = Tokenizer(corpus.user_words, bigrams=settings.bigrams)
         texts = (
             (f"{c.title} {c.section or ''} {c.text}" if settings.title_in_passages else c.text) for c in corpus.chunks
         )
@@ -183,13 +127,13 @@ class EmbeddedIndex(DocumentLookup):
             bm25 = BM25.build_from_texts(
                 texts, tokenizer.tokens, settings.bm25, total=len(corpus.chunks), on_progress=advance
             )
-        chunk_text, chunk_bounds = _pack([c.text for c in corpus.chunks])
+        chunk_text, chunk_bounds = pack_texts([c.text for c in corpus.chunks])
         chunk_meta = np.array(
             [(a, c.char_start, c.char_end) for c, a in zip(corpus.chunks, corpus.chunk_article, strict=True)],
             dtype=np.int64,
         ).reshape(-1, 3)
         documents, articles = corpus_records(corpus)
-        doc_text, doc_bounds = _pack([d.text for d in corpus.documents])
+        doc_text, doc_bounds = pack_texts([d.text for d in corpus.documents])
         manifest = {
             "format_version": FORMAT_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -269,64 +213,105 @@ class EmbeddedIndex(DocumentLookup):
             section=art["section"],
         )
 
+    # -- the Backend protocol -----------------------------------------------------------
+    def term_idf(self, term: str) -> float | None:
+        return self.bm25.term_idf(term)
+
+    @property
+    def max_idf(self) -> float:
+        return self.bm25.max_idf
+
+    def make_ranker(self, embedder: Embedder | None, fusion: FusionSettings) -> Ranker:
+        return make_ranker(self, embedder, fusion)
+
+    def health(self) -> None:
+        """Nothing to check: the index is in this process."""
+
+    def close(self) -> None:
+        """Nothing to release: the files are memory-mapped and unmapped with the object."""
+
+    def summary(self) -> list[str]:
+        c = self.manifest["counts"]
+        where = f" -> {self.location}" if self.location else ""
+        lines = [f"indexed {c['documents']} documents, {c['articles']} articles, {c['passages']} passages{where}"]
+        if "embeddings" in self.manifest:
+            e = self.manifest["embeddings"]
+            lines.append(
+                f"embedded {e.get('computed', 0)} passages with {e['model_id']} in {e.get('seconds', 0)}s "
+                f"({e.get('reused', 0)} reused)"
+            )
+        return lines
+
+    @classmethod
+    def open(cls, settings: Settings, previous: Backend | None = None) -> EmbeddedIndex:
+        return cls.load(settings.index_dir)
+
+    @classmethod
+    def create(
+        cls,
+        corpus: Corpus,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        previous: Backend | None = None,
+        show_progress: bool = False,
+        recreate: bool = False,
+    ) -> EmbeddedIndex:
+        """Build from ``corpus`` and publish it as the live version in ``settings.index_dir``.  Vectors of
+        unchanged passages are reused from ``previous`` (default: the live index on disk)."""
+        vectors = None
+        if embedder is not None and isinstance(previous, EmbeddedIndex):
+            vectors = previous.vectors
+        elif embedder is not None:
+            vectors = load_previous_vectors(settings.index_dir)
+        batch = settings.embedding_batch
+        index = cls.build(corpus, show_progress=show_progress, embedder=embedder, previous=vectors, batch_size=batch)
+        index.save(settings.index_dir)
+        return index
+
+    def add_vectors(self, embedder: Embedder, settings: Settings, show_progress: bool = False) -> bool:
+        """Give the live index the passage vectors of ``embedder`` if it lacks them; True if it did."""
+        if vectors_match(self.vectors, embedder):
+            return False
+        log.warning(
+            "the index in %s has no passage vectors from %s: adding them", settings.index_dir, embedder.model_id
+        )
+        self.embed(embedder, batch_size=settings.embedding_batch, show_progress=show_progress)
+        self.save(settings.index_dir)
+        return True
+
     # -- persistence ----------------------------------------------------
     def save(self, index_dir: str | Path) -> Path:
         """Write a new version folder and switch ``CURRENT`` to it atomically."""
-        root = Path(index_dir)
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = root / f".tmp-{uuid.uuid4().hex[:12]}"
-        tmp.mkdir()
-        try:
-            files: dict[str, dict[str, Any]] = {}
-
-            def put(name: str, data: bytes) -> None:
-                _write_file(tmp / name, data)
-                files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-
-            files.update(self.bm25.save(tmp))  # bm25.json, bm25_*.npy, bm25_terms.bin, bm25_postings.bin
-            put("userdict.json", _json(self.tokenizer.user_words))
-            put("chunk_text.bin", bytes(self._chunk_text))
-            put("chunk_bounds.npy", _npy(self._chunk_bounds))
-            put("chunk_meta.npy", _npy(self._chunk_meta))
-            put("articles.json", _json(self.articles))
-            put("documents.json", _json(self.documents))
-            put("doc_text.bin", bytes(self._doc_text))
-            put("doc_bounds.npy", _npy(self._doc_bounds))
+        with VersionWriter(Path(index_dir)) as out:
+            for name, meta in self.bm25.save(out.tmp).items():  # bm25.json, bm25_*.npy, bm25_terms.bin, …
+                out.files[name] = meta
+            out.put("userdict.json", json_bytes(self.tokenizer.user_words))
+            out.put("chunk_text.bin", bytes(self._chunk_text))
+            out.put("chunk_bounds.npy", npy_bytes(self._chunk_bounds))
+            out.put("chunk_meta.npy", npy_bytes(self._chunk_meta))
+            out.put("articles.json", json_bytes(self.articles))
+            out.put("documents.json", json_bytes(self.documents))
+            out.put("doc_text.bin", bytes(self._doc_text))
+            out.put("doc_bounds.npy", npy_bytes(self._doc_bounds))
             manifest = {k: v for k, v in self.manifest.items() if k != "embeddings"}
             if self.vectors is not None:
-                put(EMBEDDINGS, _npy(np.asarray(self.vectors.matrix, dtype=np.float32)))
-                put(EMBEDDING_KEYS, _npy(np.asarray(self.vectors.keys, dtype=np.uint8)))
+                out.put(EMBEDDINGS, npy_bytes(np.asarray(self.vectors.matrix, dtype=np.float32)))
+                out.put(EMBEDDING_KEYS, npy_bytes(np.asarray(self.vectors.keys, dtype=np.uint8)))
                 manifest["embeddings"] = {**self.manifest.get("embeddings", {}), **self.vectors.meta()}
-            manifest["files"] = files
-            version = publish_version(root, tmp, manifest)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        self.manifest = manifest
-        _remove_old_versions(root, keep=version)
-        log.info("index written to %s", root / version)
-        return root / version
+            where, self.manifest = out.publish(manifest)
+        self.location = where
+        log.info("index written to %s", where)
+        return where
 
     @classmethod
     def load(cls, index_dir: str | Path, verify: bool = True) -> EmbeddedIndex:
         root = Path(index_dir)
-        vdir = current_version_dir(root)
-        try:
-            manifest = json.loads((vdir / MANIFEST).read_text("utf-8"))
-        except (OSError, ValueError) as exc:
-            raise IndexCorrupt(f"index manifest in {vdir} is unreadable: {exc}") from exc
+        vdir, manifest = read_live_manifest(root, "index", REBUILD, verify)
         if manifest.get("format_version") != FORMAT_VERSION:
             raise IndexIncompatible(
                 f"index in {root} has format version {manifest.get('format_version')}, this program reads "
                 f"version {FORMAT_VERSION}: rebuild it with `qa-service index`"
             )
-        files = manifest.get("files", {})
-        for name, meta in files.items():
-            path = vdir / name
-            if not path.is_file() or path.stat().st_size != meta["bytes"]:
-                raise IndexCorrupt(f"index file {path} is missing or truncated: rebuild with `qa-service index`")
-            if verify and _sha256_file(path) != meta["sha256"]:
-                raise IndexCorrupt(f"index file {path} fails its checksum: rebuild with `qa-service index`")
         try:
             bm25 = BM25.load(vdir, mmap=True)
             params = BM25Params(**manifest["settings"]["bm25"])
@@ -335,21 +320,23 @@ class EmbeddedIndex(DocumentLookup):
             tokenizer = Tokenizer(
                 json.loads((vdir / "userdict.json").read_text("utf-8")), bigrams=manifest["settings"]["bigrams"]
             )
-            return cls(
+            index = cls(
                 bm25,
                 tokenizer,
-                _map_bytes(vdir / "chunk_text.bin"),
+                map_bytes(vdir / "chunk_text.bin"),
                 np.load(vdir / "chunk_bounds.npy", mmap_mode="r"),
                 np.load(vdir / "chunk_meta.npy", mmap_mode="r"),
                 json.loads((vdir / "articles.json").read_text("utf-8")),
                 json.loads((vdir / "documents.json").read_text("utf-8")),
-                _map_bytes(vdir / "doc_text.bin"),
+                map_bytes(vdir / "doc_text.bin"),
                 np.load(vdir / "doc_bounds.npy", mmap_mode="r"),
                 manifest,
                 _load_vectors(vdir, manifest),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorrupt(f"index in {vdir} cannot be read ({exc}): rebuild with `qa-service index`") from exc
+        index.location = vdir
+        return index
 
 
 def _load_vectors(vdir: Path, manifest: dict[str, Any]) -> PassageVectors | None:
@@ -375,96 +362,3 @@ def load_previous_vectors(index_dir: str | Path) -> PassageVectors | None:
     except IndexError_ as exc:
         log.debug("no previous vectors to reuse: %s", exc)
         return None
-
-
-def publish_version(root: Path, tmp: Path, manifest: dict[str, Any]) -> str:
-    """Make the fully written folder ``tmp`` the live version: manifest, fsync, rename, then
-    atomically point ``CURRENT`` at it.  A crash before the last step leaves the old version live."""
-    _write_file(tmp / MANIFEST, _json(manifest))
-    _fsync_dir(tmp)
-    version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    os.rename(tmp, root / version)
-    _fsync_dir(root)
-    cur_tmp = root / f".{CURRENT}.{uuid.uuid4().hex[:6]}"
-    _write_file(cur_tmp, (version + "\n").encode())
-    os.replace(cur_tmp, root / CURRENT)
-    _fsync_dir(root)
-    return version
-
-
-def current_version_dir(root: Path) -> Path:
-    pointer = root / CURRENT
-    if not pointer.is_file():
-        raise IndexMissing(f"no index in {root}: build one with `qa-service index`")
-    name = pointer.read_text("utf-8").strip()
-    vdir = root / name
-    if not name or "/" in name or not vdir.is_dir():
-        raise IndexCorrupt(f"{pointer} names {name!r}, which is not an index folder: rebuild with `qa-service index`")
-    return vdir
-
-
-def read_manifest(index_dir: str | Path) -> dict[str, Any]:
-    vdir = current_version_dir(Path(index_dir))
-    try:
-        return json.loads((vdir / MANIFEST).read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IndexCorrupt(f"index manifest in {vdir} is unreadable: {exc}") from exc
-
-
-def _pack(texts: list[str]) -> tuple[bytes, np.ndarray]:
-    encoded = [t.encode("utf-8") for t in texts]
-    bounds = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum([len(e) for e in encoded], out=bounds[1:])
-    return b"".join(encoded), bounds
-
-
-def _map_bytes(path: Path) -> memoryview:
-    if path.stat().st_size == 0:
-        return memoryview(b"")
-    return memoryview(np.memmap(path, dtype=np.uint8, mode="r"))
-
-
-def _json(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _npy(arr: np.ndarray) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
-    return buf.getvalue()
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _remove_old_versions(root: Path, keep: str) -> None:
-    """Drop superseded versions and leftovers of interrupted builds."""
-    for p in root.iterdir():
-        if p.name == keep or p.name == CURRENT or p.name.startswith("README"):
-            continue
-        if p.is_dir() and (p.name.startswith("v-") or p.name.startswith(".tmp-")):
-            shutil.rmtree(p, ignore_errors=True)
-        elif p.is_file() and p.name.startswith(f".{CURRENT}."):
-            p.unlink(missing_ok=True)

@@ -1,33 +1,21 @@
-"""Hybrid retrieval: BM25 and dense cosine scores fused into one ranking.
+"""Fusing BM25 and dense scores into one ranking: shared by the embedded and Milvus backends.
 
 Candidates are the union of the BM25 top-N (passages sharing a term with the
-question) and the dense top-N.  Each score is
-min-max normalised over the candidates and the two are mixed with a weight
-(``(1 - w) * bm25 + w * dense``): w = 0 is the BM25 order, w = 1 the dense
-order.  Weighted fusion is the default because it keeps how far apart the
-scores are, which rank fusion (RRF) throws away; on CMRC2018 RRF did worse
-than BM25 alone (docs/embeddings.md).
-
-Dense scores are one matrix-vector product over every passage: exact, and a
-few milliseconds at tens of thousands of passages.
+question) and the dense top-N.  Each score is min-max normalised over the
+candidates and the two are mixed with a weight (``(1 - w) * bm25 + w * dense``):
+w = 0 is the BM25 order, w = 1 the dense order.  Weighted fusion is the default
+because it keeps how far apart the scores are, which rank fusion (RRF) throws
+away; on CMRC2018 RRF did worse than BM25 alone (docs/embeddings.md).
 """
 
 from __future__ import annotations
 
-import enum
-import logging
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import numpy as np
 
-from qa_service.core.models import Hit
-from qa_service.core.settings import Settings, from_env
-from qa_service.index.embedded.store import EmbeddedIndex
-from qa_service.index.embeddings import Embedder, PassageVectors, QueryEncoder, get_embedder, query_encoder
-from qa_service.qa.retrieve import BM25Ranker, Query, Ranker
-
-log = logging.getLogger(__name__)
+from qa_service.core.settings import Settings
 
 Fusion = Literal["weighted", "rrf"]
 
@@ -45,22 +33,6 @@ class FusionSettings:
     @classmethod
     def from_settings(cls, s: Settings) -> FusionSettings:
         return cls(weight=s.hybrid_weight, method=cast(Fusion, s.hybrid_fusion))
-
-
-class _FromSettings(enum.Enum):
-    TOKEN = "from settings"
-
-
-# Default of ``embedder`` arguments: the model QA_EMBEDDING_MODEL names (None = BM25 only),
-# so code that only passes an index (the app factory, the CLI) gets the configured mode.
-FROM_SETTINGS = _FromSettings.TOKEN
-EmbedderChoice = Embedder | None | _FromSettings
-
-
-def resolve_embedder(choice: EmbedderChoice) -> Embedder | None:
-    if isinstance(choice, _FromSettings):
-        return get_embedder(from_env().embedding_model)
-    return choice
 
 
 @dataclass
@@ -135,54 +107,3 @@ def fuse(bm25: np.ndarray, dense: np.ndarray, settings: FusionSettings, k: int) 
         )
         for j in order
     ]
-
-
-class HybridRanker:
-    mode = "hybrid"
-
-    def __init__(
-        self, index: EmbeddedIndex, vectors: PassageVectors, queries: QueryEncoder, settings: FusionSettings
-    ) -> None:
-        self.index = index
-        self.vectors = vectors
-        self.queries = queries
-        self.settings = settings
-
-    def rank(self, query: Query, k: int) -> list[Hit]:
-        bm25 = self.index.scores(query.tokens)
-        dense = np.asarray(self.vectors.matrix @ self.queries(query.text), dtype=np.float32)
-        return [
-            Hit(chunk=self.index.chunk(f.passage), score=f.score, rank=r, explain=f.explain)
-            for r, f in enumerate(fuse(bm25, dense, self.settings, k))
-        ]
-
-
-def vectors_match(vectors: PassageVectors | None, embedder: Embedder) -> bool:
-    return vectors is not None and vectors.model_id == embedder.model_id and vectors.dim == embedder.dim
-
-
-def make_ranker(
-    index: EmbeddedIndex,
-    embedder: Embedder | None,
-    settings: FusionSettings = FusionSettings(),
-    queries: QueryEncoder | None = None,
-) -> Ranker:
-    """Hybrid when a model is loaded and the index holds its vectors; else BM25, saying why."""
-    if embedder is None:
-        return BM25Ranker(index)
-    vectors = index.vectors
-    if vectors is None:
-        log.warning(
-            "the index has no passage embeddings: retrieval is BM25 only until it is rebuilt "
-            "(qa-service index, with QA_EMBEDDING_MODEL set)"
-        )
-        return BM25Ranker(index)
-    if not vectors_match(vectors, embedder):
-        log.warning(
-            "the index's embeddings were made by %s, not the configured %s: retrieval is BM25 only until "
-            "it is rebuilt (qa-service index)",
-            vectors.model_id,
-            embedder.model_id,
-        )
-        return BM25Ranker(index)
-    return HybridRanker(index, vectors, queries or query_encoder(embedder), settings)

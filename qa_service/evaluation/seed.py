@@ -1,0 +1,133 @@
+"""The seed question set: retrieval, answers, abstentions and list items on the bundled corpus."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qa_service.core.settings import PROJECT_DIR
+from qa_service.core.text import strip_ws
+from qa_service.qa.service import QAService
+
+DEFAULT_SEED_SET = PROJECT_DIR / "eval" / "seed_questions.jsonl"
+K = 10
+
+
+def load_questions(path: str | Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line.strip()]
+
+
+def _rank_of_hit(passages: list[dict[str, Any]], doc: str, must: str | None) -> int | None:
+    needle = strip_ws(must) if must else None
+    for r, p in enumerate(passages):
+        if p["source"]["document"] == doc and (needle is None or needle in strip_ws(p["text"])):
+            return r
+    return None
+
+
+@dataclass
+class SeedReport:
+    n: dict[str, int] = field(default_factory=dict)
+    hit1: float = 0.0
+    hit5: float = 0.0
+    mrr10: float = 0.0
+    answer_accuracy: float = 0.0
+    answered_rate: float = 0.0
+    abstain_rate: float = 0.0
+    item_recall: float = 0.0
+    offset_errors: int = 0
+    failures: list[str] = field(default_factory=list)
+    top1: list[bool] = field(default_factory=list)  # per answerable question, in order: gold passage first?
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [
+            ("Hit@1 (answerable)", f"{self.hit1:.3f}"),
+            ("Hit@5 (answerable)", f"{self.hit5:.3f}"),
+            ("MRR@10 (answerable)", f"{self.mrr10:.3f}"),
+            ("answer contains gold", f"{self.answer_accuracy:.3f}"),
+            ("answered (answerable)", f"{self.answered_rate:.3f}"),
+            ("abstained (unanswerable)", f"{self.abstain_rate:.3f}"),
+            ("list item recall", f"{self.item_recall:.3f}"),
+            ("offset errors", str(self.offset_errors)),
+        ]
+
+
+@dataclass
+class _Tally:
+    """Per-question outcomes, by the kind of question they concern."""
+
+    ranks: list[int | None] = field(default_factory=list)  # answerable: rank of the gold passage
+    answer_ok: list[bool] = field(default_factory=list)  # with an expected answer: does it contain it?
+    answered: list[bool] = field(default_factory=list)  # answerable, not lists: answered at all?
+    abstained: list[bool] = field(default_factory=list)  # unanswerable: no answer?
+    recalls: list[float] = field(default_factory=list)  # lists: share of the gold items found
+
+    def fill(self, rep: SeedReport) -> None:
+        ranks = self.ranks
+        rep.top1 = [r == 0 for r in ranks]
+        if ranks:
+            rep.hit1 = sum(r == 0 for r in ranks) / len(ranks)
+            rep.hit5 = sum(r is not None and r < 5 for r in ranks) / len(ranks)
+            rep.mrr10 = sum(1 / (r + 1) for r in ranks if r is not None and r < 10) / len(ranks)
+        rep.answer_accuracy = _mean(self.answer_ok)
+        rep.answered_rate = _mean(self.answered)
+        rep.abstain_rate = _mean(self.abstained)
+        rep.item_recall = _mean(self.recalls)
+
+
+def _mean(values: list[bool] | list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def evaluate_seed_set(svc: QAService, questions: list[dict[str, Any]], originals: dict[str, str]) -> SeedReport:
+    rep = SeedReport()
+    tally = _Tally()
+    for q in questions:
+        rep.n[q["type"]] = rep.n.get(q["type"], 0) + 1
+        res = svc.ask(q["question"], top_k=K)
+        rep.offset_errors += _offset_errors(res["passages"], originals)
+        _score(q, res, rep, tally)
+    tally.fill(rep)
+    return rep
+
+
+def _offset_errors(passages: list[dict[str, Any]], originals: dict[str, str]) -> int:
+    """Passages whose offsets do not cut their text out of the original document."""
+    errors = 0
+    for p in passages:
+        src = p["source"]
+        orig = originals.get(src["document"], "")
+        if strip_ws(orig[src["char_start"] : src["char_end"]]) != strip_ws(p["text"]):
+            errors += 1
+    return errors
+
+
+def _score(q: dict[str, Any], res: dict[str, Any], rep: SeedReport, tally: _Tally) -> None:
+    """Tally one question's result, noting in ``rep.failures`` what went wrong."""
+    ans = res["answer"]
+    if q["type"] == "unanswerable":
+        ok = ans["text"] is None and not ans["items"]
+        tally.abstained.append(ok)
+        if not ok:
+            rep.failures.append(f"{q['id']} answered an unanswerable question: {ans['text']!r}")
+        return
+    r = _rank_of_hit(res["passages"], q["gold_doc"], q.get("must_contain"))
+    tally.ranks.append(r)
+    if r is None or r > 0:
+        rep.failures.append(f"{q['id']} gold passage at rank {None if r is None else r + 1}: {q['question']}")
+    if q["type"] == "list":
+        gold = q.get("items") or []
+        got = [i["text"] for i in ans["items"]]
+        found = [g for g in gold if any(g == x or g in x for x in got)]
+        tally.recalls.append(len(found) / len(gold) if gold else 1.0)
+        if len(found) < len(gold):
+            rep.failures.append(f"{q['id']} items missing {sorted(set(gold) - set(found))}; got {got}")
+        return
+    tally.answered.append(ans["text"] is not None)
+    if q.get("answer_contains"):
+        ok = ans["text"] is not None and strip_ws(q["answer_contains"]) in strip_ws(ans["text"])
+        tally.answer_ok.append(ok)
+        if not ok:
+            rep.failures.append(f"{q['id']} answer {ans['text']!r} lacks {q['answer_contains']!r}")

@@ -1,0 +1,84 @@
+"""The seam between the service and whatever holds the passages: the ``Backend`` protocol.
+
+Every backend (``embedded/``: the index folder; ``milvus/``: a Milvus
+collection plus a small local metadata store) offers the same things, so
+nothing above ``index/`` needs to know which one is configured:
+
+* **retrieval** through a :class:`Ranker` it makes for the configured
+  embedding model (BM25 alone, or BM25 fused with dense vectors);
+* **term statistics** for answer composition (``term_idf``, ``max_idf``);
+* **documents**: the list, one document with its original text and articles;
+* **health** and **close**;
+* **building**: ``create(corpus, settings, …)`` writes a new live version and
+  returns it; ``open(settings, …)`` loads the live version.  Both are
+  classmethods; ``index.open_backend`` / ``index.build_backend`` pick the class.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from qa_service.core.models import Corpus, Hit, Query
+from qa_service.core.settings import Settings
+from qa_service.core.tokenizer import Tokenizer
+
+if TYPE_CHECKING:
+    from qa_service.index.embeddings import Embedder
+    from qa_service.index.fusion import FusionSettings
+
+
+class Ranker(Protocol):
+    mode: str  # "bm25" or "hybrid": reported by the API
+
+    def rank(self, query: Query, k: int) -> list[Hit]: ...
+
+
+class Backend(Protocol):
+    name: str  # "embedded" or "milvus"
+    tokenizer: Tokenizer
+    manifest: dict[str, Any]  # counts, settings, and the corpus it was built from ("corpus": {paths, fingerprint})
+    documents: list[dict[str, Any]]
+
+    def __len__(self) -> int: ...  # passages
+
+    # -- retrieval and term statistics --------------------------------------------------------
+    def make_ranker(self, embedder: Embedder | None, fusion: FusionSettings) -> Ranker: ...
+
+    def add_vectors(self, embedder: Embedder, settings: Settings, show_progress: bool = False) -> bool: ...
+
+    # give the live index the passage vectors of ``embedder`` if it lacks them and can add them
+
+    def term_idf(self, term: str) -> float | None: ...  # None: a term the corpus does not hold
+
+    @property
+    def max_idf(self) -> float: ...
+
+    # -- documents ----------------------------------------------------------------------------
+    def document(self, doc_id: str) -> dict[str, Any] | None: ...
+
+    def document_text(self, doc_id: str) -> str: ...
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def health(self) -> None: ...  # raises BackendUnavailable when the engine does not answer
+
+    def close(self) -> None: ...
+
+    def summary(self) -> list[str]: ...  # what `qa-service index` prints after a build
+
+
+class BackendType(Protocol):
+    """The class side of a backend: how it is built and opened from settings."""
+
+    name: str
+
+    def create(
+        self,
+        corpus: Corpus,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        previous: Backend | None = None,
+        show_progress: bool = False,
+        recreate: bool = False,
+    ) -> Backend: ...
+
+    def open(self, settings: Settings, previous: Backend | None = None) -> Backend: ...

@@ -1,0 +1,167 @@
+"""Versioned, crash-safe index folders, shared by every backend's local files.
+
+``ROOT/CURRENT`` names the live version folder.  A build writes a new version
+folder under a temporary name, fsyncs it, renames it into place and only then
+atomically replaces ``CURRENT``: a crash at any point leaves the previous
+version live and intact.  Every file's SHA-256 is in the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa_service.core.errors import IndexCorrupt, IndexMissing
+
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+
+
+def publish_version(root: Path, tmp: Path, manifest: dict[str, Any]) -> str:
+    """Make the fully written folder ``tmp`` the live version: manifest, fsync, rename, then
+    atomically point ``CURRENT`` at it.  A crash before the last step leaves the old version live."""
+    write_file(tmp / MANIFEST, json_bytes(manifest))
+    fsync_dir(tmp)
+    version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    os.rename(tmp, root / version)
+    fsync_dir(root)
+    cur_tmp = root / f".{CURRENT}.{uuid.uuid4().hex[:6]}"
+    write_file(cur_tmp, (version + "\n").encode())
+    os.replace(cur_tmp, root / CURRENT)
+    fsync_dir(root)
+    return version
+
+
+def current_version_dir(root: Path) -> Path:
+    pointer = root / CURRENT
+    if not pointer.is_file():
+        raise IndexMissing(f"no index in {root}: build one with `qa-service index`")
+    name = pointer.read_text("utf-8").strip()
+    vdir = root / name
+    if not name or "/" in name or not vdir.is_dir():
+        raise IndexCorrupt(f"{pointer} names {name!r}, which is not an index folder: rebuild with `qa-service index`")
+    return vdir
+
+
+def read_manifest(index_dir: str | Path) -> dict[str, Any]:
+    vdir = current_version_dir(Path(index_dir))
+    try:
+        return json.loads((vdir / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"index manifest in {vdir} is unreadable: {exc}") from exc
+
+
+def pack_texts(texts: list[str]) -> tuple[bytes, np.ndarray]:
+    encoded = [t.encode("utf-8") for t in texts]
+    bounds = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=bounds[1:])
+    return b"".join(encoded), bounds
+
+
+def map_bytes(path: Path) -> memoryview:
+    if path.stat().st_size == 0:
+        return memoryview(b"")
+    return memoryview(np.memmap(path, dtype=np.uint8, mode="r"))
+
+
+def json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def npy_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
+def write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def remove_old_versions(root: Path, keep: str) -> None:
+    """Drop superseded versions and leftovers of interrupted builds."""
+    for p in root.iterdir():
+        if p.name == keep or p.name == CURRENT or p.name.startswith("README"):
+            continue
+        if p.is_dir() and (p.name.startswith("v-") or p.name.startswith(".tmp-")):
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.is_file() and p.name.startswith(f".{CURRENT}."):
+            p.unlink(missing_ok=True)
+
+
+class VersionWriter:
+    """A new version folder being written: ``put`` files (each checksummed), then ``publish``.
+
+    Used as a context manager: if anything fails before ``publish``, the half-written folder is
+    removed and the live version stays as it was."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.tmp = root / f".tmp-{uuid.uuid4().hex[:12]}"
+        self.tmp.mkdir()
+        self.files: dict[str, dict[str, Any]] = {}
+
+    def __enter__(self) -> VersionWriter:
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if error is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def put(self, name: str, data: bytes) -> None:
+        write_file(self.tmp / name, data)
+        self.files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+    def publish(self, manifest: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+        """Make the folder the live version (its manifest listing every file put), drop older ones."""
+        manifest = {**manifest, "files": self.files}
+        version = publish_version(self.root, self.tmp, manifest)
+        remove_old_versions(self.root, keep=version)
+        return self.root / version, manifest
+
+
+def read_live_manifest(root: Path, what: str, hint: str, verify: bool = True) -> tuple[Path, dict[str, Any]]:
+    """The live version folder under ``root`` and its manifest, every file it lists checked to be
+    there at its size and (with ``verify``) its checksum.  ``what`` names the folder in messages;
+    ``hint`` says how to rebuild it."""
+    vdir = current_version_dir(root)
+    try:
+        manifest = json.loads((vdir / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"{what} manifest in {vdir} is unreadable: {exc}") from exc
+    for name, meta in manifest.get("files", {}).items():
+        path = vdir / name
+        if not path.is_file() or path.stat().st_size != meta["bytes"]:
+            raise IndexCorrupt(f"{what} file {path} is missing or truncated: {hint}")
+        if verify and sha256_file(path) != meta["sha256"]:
+            raise IndexCorrupt(f"{what} file {path} fails its checksum: {hint}")
+    return vdir, manifest

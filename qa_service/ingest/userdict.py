@@ -1,0 +1,43 @@
+"""The user dictionary learned from the corpus: names the tokenizer keeps whole (新安路街道, 区人社局)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+import jieba.posseg as pseg
+
+from qa_service.core.lexicon import NAME_SUFFIXES
+from qa_service.core.models import Article
+from qa_service.core.text import ATTRIBUTION_TAIL, IDEOGRAPH
+
+_NAME_IN_TEXT = re.compile(
+    rf"(?:^|(?<=[\s，。、；：“”（）《》,;:()\"到在对由和与及为向从赴至了]))([{IDEOGRAPH}]{{2,6}}?(?:街道|镇|乡))"
+)
+_BAD_NAME_START = re.compile(r"^(?:各|本|该|全|两|多|每|辖区|乡镇|城镇|村镇|街道)")
+
+
+def _looks_like_name(candidate: str) -> bool:
+    """Reject phrases such as 建立并完善街道: a name has no verb, adverb or conjunction in it."""
+    return not any(flag[:1] in _NOT_IN_NAMES for _, flag in pseg.cut(candidate, HMM=False))
+
+
+_NOT_IN_NAMES = {"v", "d", "c", "p", "u", "r", "m"}
+
+
+def learn_names(articles: Iterable[Article]) -> list[str]:
+    """Names to keep whole: attributions like （区人社局）, and 某某街道/镇/乡 seen in the text."""
+    names: Counter[str] = Counter()
+    for a in articles:
+        if a.attribution and re.fullmatch(f"[{IDEOGRAPH}]{{2,14}}", a.attribution):
+            names[a.attribution] += 2
+        for text in (a.title, a.body.text):
+            for m in ATTRIBUTION_TAIL.finditer(text):
+                if re.fullmatch(f"[{IDEOGRAPH}]{{2,14}}", m.group(1)) and m.group(1).endswith(NAME_SUFFIXES):
+                    names[m.group(1)] += 2
+            for m in _NAME_IN_TEXT.finditer(text):
+                name = m.group(1)
+                if not _BAD_NAME_START.match(name):
+                    names[name] += 1
+    return sorted(n for n, c in names.items() if c >= 2 or _looks_like_name(n))
