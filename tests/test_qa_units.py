@@ -1,0 +1,142 @@
+"""The answer side, stage by stage: question analysis, scoring, entities and lists.
+
+Each test imports one module and feeds it data made here (not the seed files),
+so a failure points at the stage that broke.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from qa_service.core.models import Chunk, Hit
+from qa_service.core.tokenizer import Tokenizer
+from qa_service.qa.answer import compose, highlights
+from qa_service.qa.entities import enumerations, org_names, person_names, question_names
+from qa_service.qa.listing import list_spec
+from qa_service.qa.question import carry_topic, is_followup, parse_question
+from qa_service.qa.scoring import Scorer, focus_terms
+
+TOKENIZER = Tokenizer(["东风街道", "西湖街道", "区交通局"])
+
+
+class CountingTokenizer(Tokenizer):
+    """A tokenizer that counts how often each text is segmented."""
+
+    def __init__(self, *a, **k) -> None:
+        super().__init__(*a, **k)
+        self.cuts: dict[str, int] = {}
+
+    def cut(self, text: str) -> list[str]:
+        self.cuts[text] = self.cuts.get(text, 0) + 1
+        return super().cut(text)
+
+
+def _idf(table: dict[str, float]):
+    return lambda term: table.get(term)
+
+
+def _hit(text: str, score: float = 10.0, rank: int = 0, doc: str = "d.txt", title: str = "标题") -> Hit:
+    chunk = Chunk(id=f"{doc}#0.{rank}", text=text, char_start=0, char_end=len(text), doc_id=doc, article=0, title=title)
+    return Hit(chunk=chunk, score=score, rank=rank)
+
+
+# -- question analysis ------------------------------------------------------------------------
+def test_a_question_is_parsed_once_into_every_form_the_stages_read():
+    q = parse_question(TOKENIZER, "东风街道什么时候召开了安全生产会议？")
+    assert q.text == q.question and not q.followup
+    assert "东风街道" in q.words and "东风街道" in q.names
+    assert q.tokens == q.text_tokens and "安全" in q.tokens
+    assert "".join(q.cut) == q.question  # the raw cut keeps every character
+
+
+def test_a_followup_swaps_the_subject_and_says_so():
+    history = [{"role": "user", "content": "东风街道什么时候召开了安全生产会议？"}]
+    q = parse_question(TOKENIZER, "那西湖街道呢？", history)
+    assert q.followup and q.text == "西湖街道什么时候召开了安全生产会议？"
+    assert q.tokens.count("西湖街道") == 3  # its own subject counts three times
+    assert "西湖街道" in q.names and "东风街道" not in q.text
+
+
+def test_what_counts_as_a_followup():
+    assert is_followup("那西湖街道呢？") and is_followup("还有其他的吗")
+    assert not is_followup("西湖街道什么时候召开了安全生产会议？")
+    assert carry_topic(TOKENIZER, "东风街道有多少人？", "那西湖街道呢？") == "西湖街道有多少人？"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["东风街道什么时候召开了安全生产会议？", "哪些街道开展了垃圾分类？", "区交通局局长是谁？"],
+)
+def test_the_question_is_segmented_once_per_request(question):
+    tok = CountingTokenizer(["东风街道", "西湖街道", "区交通局"])
+    query = parse_question(tok, question)
+    pool = [
+        _hit("东风街道于3月5日召开安全生产会议，区交通局局长王明出席。", rank=0),
+        _hit("西湖街道、东风街道开展垃圾分类宣传。", rank=1, score=8.0),
+    ]
+    idf = {w: 2.0 for w in query.tokens}
+    compose(tok, query, pool, 2, _idf(idf), 3.0, lambda _: "")
+    for hit in pool:
+        highlights(query, hit.chunk.text)
+    assert tok.cuts.get(question) == 1
+
+
+# -- scoring -----------------------------------------------------------------------------------
+def test_focus_words_are_the_ones_next_to_the_question_word():
+    assert "陪同" in focus_terms(TOKENIZER.cut("谁陪同局长检查工作？"))
+    assert "收入" in focus_terms(TOKENIZER.cut("今年的收入是多少？"))
+
+
+def test_coverage_weighs_rare_words_and_knows_unknown_ones():
+    q = parse_question(TOKENIZER, "东风街道的垃圾分类怎么样？")
+    idf = {"东风街道": 5.0, "垃圾": 1.0, "分类": 1.0}
+    s = Scorer(q, _idf(idf), max_idf=6.0)
+    assert s.coverage("东风街道开展垃圾分类") == pytest.approx(1.0, abs=0.11)
+    assert s.coverage("东风街道开展活动") > s.coverage("开展垃圾分类")  # the rare name weighs more
+    assert s.coverage("无关的句子") == 0.0
+    unknown = Scorer(parse_question(TOKENIZER, "巴黎的垃圾分类怎么样？"), _idf(idf), max_idf=6.0)
+    assert "巴黎" in unknown.unknown
+
+
+# -- entities ----------------------------------------------------------------------------------
+def test_people_offices_and_enumerations():
+    text = "区委书记李华主持会议，区长张伟出席。"
+    assert {"李华", "张伟"} <= set(person_names(text))
+    assert "区交通局" in org_names(TOKENIZER, "会议由区交通局组织。", ("局",))
+    assert ["甲小区", "乙市场", "丙公园"] in enumerations("先后察看甲小区、乙市场、丙公园等处。")
+    assert "东风街道" in question_names(TOKENIZER, "东风街道在哪里？")
+
+
+# -- lists ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("question", "kind", "suffix"),
+    [
+        ("哪些街道开展了垃圾分类？", "suffix", "街道"),
+        ("有哪些区直部门参加了会议？", "suffix", "局"),
+        ("哪几位区领导出席了会议？", "person", None),
+        ("检查组去了哪些地方？", "spot", None),
+    ],
+)
+def test_list_questions_say_what_they_ask_for(question, kind, suffix):
+    spec = list_spec(question)
+    assert spec is not None and spec.kind == kind
+    if suffix:
+        assert suffix in spec.suffixes
+
+
+def test_a_plain_question_is_not_a_list():
+    assert list_spec("东风街道什么时候召开了会议？") is None
+
+
+def test_list_items_are_whole_names_each_cited_and_nested_names_merged():
+    tok = Tokenizer(["东风街道", "紫竹南路街道"])
+    query = parse_question(tok, "哪些街道开展了垃圾分类？")
+    pool = [
+        _hit("东风街道开展垃圾分类宣传活动。", rank=0),
+        _hit("紫竹南路街道开展垃圾分类入户指导，南路街道志愿者参加。", rank=1, score=9.0),
+    ]
+    idf = {"垃圾": 2.0, "分类": 2.0, "开展": 0.5, "垃圾分类": 3.0}
+    answer, _ = compose(tok, query, pool, 2, _idf(idf), 4.0, None)
+    items = {i.text: i.passages for i in answer.items}
+    assert items.get("东风街道") == [0] and items.get("紫竹南路街道") == [1]
+    assert "南路街道" not in items
