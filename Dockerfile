@@ -64,7 +64,9 @@ LABEL org.opencontainers.image.title="qa-service" \
 #   QA_INDEX_DIR        where `index` writes and `serve` reads (a volume)
 #   QA_CORPUS           what `index` reads when given no paths (the seeds)
 #   QA_UPLOAD_DIR       where POST /api/documents stores uploads (a volume)
-#   QA_ADMIN_TOKEN      bearer token that enables POST/DELETE /api/documents
+#   QA_ADMIN_TOKEN      bearer token that enables POST/DELETE /api/documents (16+ characters)
+#   QA_HEADER_TIMEOUT   seconds a client has to send its headers (10; slow clients
+#                       cost no thread: see qa_service/web/server.py)
 ENV PATH=/opt/venv/bin:$PATH \
     LANG=C.UTF-8 \
     PYTHONUNBUFFERED=1 \

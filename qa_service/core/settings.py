@@ -26,6 +26,9 @@
 | QA_MILVUS_ANALYZER    | jieba+bigrams      | ``jieba+bigrams`` (our terms) or ``chinese`` (Milvus's analyzer) |
 | QA_MILVUS_TIMEOUT     | 10                 | seconds per Milvus call before it counts as failed   |
 | QA_PROGRESS           | (unset)            | 1: progress bars even when stderr is not a terminal  |
+| QA_HEADER_TIMEOUT     | 10                 | seconds a connection has to send its request line and headers |
+| QA_BODY_TIMEOUT       | 60                 | seconds it then has to send its body                 |
+| QA_MAX_BUFFERED_BYTES | 67108864           | request bodies a server worker holds in memory at once (503 beyond) |
 """
 
 from __future__ import annotations
@@ -63,7 +66,9 @@ class Settings:
     default_top_k: int = 5
     max_body_bytes: int = 256 * 1024
     admin_token: str | None = None
-    reload_check_seconds: float = 1.0  # how often a worker looks for an index version another one published
+    # How often a worker looks for an index version another one published (0: before every request,
+    # one small file read, so a request that follows a write sees it in every worker).
+    reload_check_seconds: float = 0.0
     upload_dir: str = "uploads"
     max_upload_bytes: int = 10 * 1024 * 1024
     embedding_model: str = ""  # empty: BM25 only
@@ -79,6 +84,9 @@ class Settings:
     milvus_retries: int = 3  # retries of a transient Milvus failure (connection refused, timeout, rate limit)...
     milvus_backoff: float = 0.25  # ...after 0.25 s, 0.5 s, 1 s
     progress: bool | str = True  # progress bars on a terminal; "always" (QA_PROGRESS=1): on any stderr
+    header_timeout: float = 10.0  # the server's limits on slow clients (web/server.py)
+    body_timeout: float = 60.0
+    buffer_budget: int = 64 * 1024 * 1024
 
     def corpus_paths(self) -> list[str]:
         """The corpus plus the upload folder, once something has been uploaded."""
@@ -138,6 +146,20 @@ def _collection(var: str, v: str) -> str:
     return name
 
 
+MIN_TOKEN_CHARS = 16
+
+
+def _token(var: str, v: str) -> str:
+    token = v.strip()
+    if len(token) < MIN_TOKEN_CHARS or any(ch.isspace() for ch in token):
+        raise ConfigError(
+            f"{var} must be at least {MIN_TOKEN_CHARS} characters with no spaces (got {len(token)}); "
+            "unset it to disable writes, or make one with: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
+        )
+    return token
+
+
 def _milvus_uri(var: str, v: str) -> str:
     x = v.strip()
     if x and not _URI_SCHEMES.match(x) and not x.endswith(".db"):
@@ -162,7 +184,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str, str], Any], bool]] = {
     "QA_MAX_QUESTION_CHARS": ("max_question_chars", _int, False),
     "QA_MAX_HISTORY": ("max_history", _int, False),
     "QA_MAX_BODY_BYTES": ("max_body_bytes", _int, False),
-    "QA_ADMIN_TOKEN": ("admin_token", lambda _, v: v, False),
+    "QA_ADMIN_TOKEN": ("admin_token", _token, False),
     "QA_UPLOAD_DIR": ("upload_dir", lambda _, v: v, False),
     "QA_MAX_UPLOAD_BYTES": ("max_upload_bytes", _int, False),
     "QA_EMBEDDING_MODEL": ("embedding_model", lambda _, v: v.strip(), True),
@@ -176,6 +198,9 @@ _VARIABLES: dict[str, tuple[str, Callable[[str, str], Any], bool]] = {
     "QA_MILVUS_COLLECTION": ("milvus_collection", _collection, False),
     "QA_MILVUS_ANALYZER": ("milvus_analyzer", _choice(*MILVUS_ANALYZERS), False),
     "QA_MILVUS_TIMEOUT": ("milvus_timeout", _seconds, False),
+    "QA_HEADER_TIMEOUT": ("header_timeout", _seconds, False),
+    "QA_BODY_TIMEOUT": ("body_timeout", _seconds, False),
+    "QA_MAX_BUFFERED_BYTES": ("buffer_budget", _int, False),
 }
 
 

@@ -63,6 +63,23 @@ def is_boilerplate(line: str) -> bool:
     return hits >= 2 or (hits == 1 and len(s) <= 80)
 
 
+# A notice shorter than this in front of it leaves nothing worth keeping of the line.
+MIN_CONTENT_CHARS = 20
+
+
+def notice_start(line: str) -> int | None:
+    """Where a reprint notice (``转载内容仅代表作者观点，不代表本网立场。投稿请戳…``) that closes a long
+    line of content begins: the start of the sentence of its first disclaimer phrase.  None when the
+    line has no such notice, or nothing worth keeping before it."""
+    if len(line) <= 80:
+        return None
+    hits = [m.start() for m in _DISCLAIMER.finditer(line)]
+    if len(hits) < 2:
+        return None
+    cut = max(line.rfind(ch, 0, hits[0]) for ch in "。！？!?；;") + 1
+    return cut if cut >= MIN_CONTENT_CHARS else None
+
+
 @dataclass
 class _Line:
     start: int  # original offset of the first non-space character
@@ -163,9 +180,18 @@ def _add_collapsed(b: _Builder, text: str, start: int) -> None:
     b.add(text[pos:], start + pos)
 
 
+def _content(line: _Line) -> _Line | None:
+    """The line without a closing reprint notice; None if it is boilerplate through and through."""
+    cut = notice_start(line.text)
+    if cut is not None:
+        kept = line.text[:cut].rstrip()
+        return _Line(line.start, line.start + len(kept), kept)
+    return None if is_boilerplate(line.text) else line
+
+
 def clean_document(text: str) -> CleanText:
     """Join wrapped lines into paragraphs (one per line of output), drop boilerplate."""
-    lines = [ln for ln in split_lines(text) if not is_boilerplate(ln.text)]
+    lines = [kept for ln in split_lines(text) if (kept := _content(ln)) is not None]
     width = wrap_width(lines)
     b = _Builder()
     for i, ln in enumerate(lines):

@@ -43,6 +43,8 @@ def decode_bytes(data: bytes) -> str:
     """
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    if b"\x00" in data:  # no text encoding we read has NUL bytes: binary data, or UTF-16/32
+        raise DecodeError("binary data: it holds NUL bytes")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -83,11 +85,17 @@ def load_file(path: Path, root: Path | None = None) -> list[Document]:
     text = decode_bytes(path.read_bytes())
     if suffix in JSONL_SUFFIXES:
         return list(parse_jsonl(text, str(path)))
+    return [text_document(doc_id, text, path)]
+
+
+def text_document(doc_id: str, text: str, path: Path) -> Document:
+    """The document of one .txt, .md or .html file's decoded text (an upload is checked with this too)."""
+    suffix = path.suffix.lower()
     if suffix in HTML_SUFFIXES:
         title, body = html_to_text(text)
-        return [Document(id=doc_id, text=body, path=str(path), format="html", title=title)]
+        return Document(id=doc_id, text=body, path=str(path), format="html", title=title)
     fmt = "md" if suffix in {".md", ".markdown"} else "txt"
-    return [Document(id=doc_id, text=text, path=str(path), format=fmt)]
+    return Document(id=doc_id, text=text, path=str(path), format=fmt)
 
 
 def load_paths(paths: Iterable[str | Path]) -> Iterator[Document]:

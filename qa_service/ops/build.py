@@ -1,26 +1,43 @@
-"""Opening the configured index, and (re)building it from the corpus when it is missing or stale.
+"""Opening the configured index, (re)building it from the corpus, and keeping the two in step.
 
 Shared by start-up (``qa-service serve``, the app factory), the CLI and the live
 service, so each of them opens, builds and publishes an index the same way,
 whichever backend is configured.
+
+Beside the index, ``corpus-state.json`` (in ``QA_INDEX_DIR``) records what the live version was
+built from: the configured corpus (``QA_CORPUS``) at the time, the folders and files actually
+indexed (``qa-service index PATHS`` may name others; the upload folder joins them), and a
+fingerprint of every document loaded from them -- including those that cleaning empties, which the
+index does not keep, so an unchanged corpus always matches.  Start-up compares the corpus with it:
+a changed ``QA_CORPUS``, a file present but not indexed, or a changed file makes the index stale.
+A stale index that opens is served at once and rebuilt beside it (``catch_up``); only a missing or
+unusable one is built before serving.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from qa_service.core.errors import BackendUnavailable, IndexError_, IndexMissing
-from qa_service.core.models import documents_fingerprint
+from qa_service.core.errors import BackendUnavailable, DocumentError, IndexError_, IndexMissing
+from qa_service.core.models import Corpus, documents_fingerprint
 from qa_service.core.settings import Settings
-from qa_service.index import Backend, build_backend, open_backend
+from qa_service.index import Backend, build_backend, open_backend, pointer_dir
 from qa_service.index.embeddings import Embedder, get_embedder
+from qa_service.index.publish import CURRENT
 from qa_service.ingest.loaders import load_paths
-from qa_service.ingest.pipeline import build_corpus
+from qa_service.ingest.pipeline import corpus_from_documents
 from qa_service.ops.lock import write_lock
 
 log = logging.getLogger(__name__)
+
+STATE_FILE = "corpus-state.json"
 
 
 def configured_embedder(settings: Settings) -> Embedder | None:
@@ -28,14 +45,190 @@ def configured_embedder(settings: Settings) -> Embedder | None:
     return get_embedder(settings.embedding_model)
 
 
-def stale_reason(backend: Backend, corpus_paths: Sequence[str]) -> str | None:
-    """Why an index built from the same corpus paths no longer matches their files (reads them all)."""
-    built = backend.manifest.get("corpus", {})
-    if built.get("paths") != [str(Path(p).resolve()) for p in corpus_paths]:
+def resolved(paths: Sequence[str | Path]) -> list[str]:
+    return [str(Path(p).resolve()) for p in paths]
+
+
+def live_version(settings: Settings) -> str | None:
+    """The name of the live index version (what ``CURRENT`` says), None if there is none."""
+    try:
+        return (pointer_dir(settings) / CURRENT).read_text("utf-8").strip() or None
+    except OSError:
         return None
-    if documents_fingerprint(load_paths(corpus_paths)) != built.get("fingerprint"):
+
+
+# -- what the live version was built from -------------------------------------------------------------
+
+
+def read_state(settings: Settings) -> dict[str, Any] | None:
+    try:
+        state = json.loads((Path(settings.index_dir) / STATE_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def write_state(settings: Settings, state: dict[str, Any]) -> None:
+    root = Path(settings.index_dir)
+    tmp = root / f".{STATE_FILE}.{uuid.uuid4().hex[:6]}"
+    tmp.write_text(json.dumps(state, ensure_ascii=False), "utf-8")
+    os.replace(tmp, root / STATE_FILE)
+
+
+def load_corpus(paths: Sequence[str | Path], show_progress: bool = False) -> tuple[Corpus, str]:
+    """The corpus of ``paths``, and the fingerprint of every document loaded (kept or not)."""
+    paths = resolved(paths)
+    docs = list(load_paths(paths))
+    return corpus_from_documents(docs, show_progress=show_progress, paths=paths), documents_fingerprint(docs)
+
+
+def publish(
+    settings: Settings,
+    corpus: Corpus,
+    fingerprint: str,
+    embedder: Embedder | None = None,
+    previous: Backend | None = None,
+    show_progress: bool = False,
+    recreate: bool = False,
+    configured: list[str] | None = None,
+) -> Backend:
+    """Index ``corpus``, make it the live version and record what it was built from (the caller holds
+    the write lock).  ``configured``: the ``QA_CORPUS`` in force (default: the one recorded before)."""
+    if not corpus.chunks:
+        raise DocumentError("The corpus would have no readable text left.", "empty_corpus")
+    backend = build_backend(settings, corpus, embedder, previous, show_progress=show_progress, recreate=recreate)
+    before = read_state(settings) or {}
+    write_state(
+        settings,
+        {
+            "corpus": configured or before.get("corpus") or resolved(settings.corpus),
+            "paths": corpus.paths,
+            "fingerprint": fingerprint,
+            "version": live_version(settings),
+        },
+    )
+    return backend
+
+
+def build_from(
+    settings: Settings,
+    paths: Sequence[str] | None = None,
+    embedder: Embedder | None = None,
+    show_progress: bool = False,
+    recreate: bool = False,
+    configured: list[str] | None = None,
+) -> Backend:
+    """Load, clean and index ``paths`` (default: the corpus and the upload folder) and publish them."""
+    corpus, fingerprint = load_corpus(paths if paths is not None else settings.corpus_paths(), show_progress)
+    return publish(settings, corpus, fingerprint, embedder, None, show_progress, recreate, configured)
+
+
+# -- start-up ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Serving:
+    backend: Backend  # the live index, opened
+    settings: Settings  # with ``corpus`` set to the folders the index serves (and rebuilds from)
+    stale: str | None = None  # why it no longer matches them: serve it, and ``catch_up`` beside it
+
+
+def _served(settings: Settings, state: dict[str, Any] | None, built: list[str] | None) -> tuple[Settings, bool]:
+    """The settings with the corpus the index serves, and whether ``QA_CORPUS`` changed since it was built."""
+    configured = resolved(settings.corpus)
+    upload = str(Path(settings.upload_dir).resolve())
+    changed = state is not None and state.get("corpus") != configured
+    if state is not None and not changed:
+        built = state.get("paths")
+    corpus = [p for p in (built or []) if p != upload] if not changed else []
+    return settings.with_overrides(corpus=corpus or configured), changed
+
+
+def stale_reason(settings: Settings, backend: Backend, state: dict[str, Any] | None = None) -> str | None:
+    """Why the live index no longer matches ``settings.corpus`` and the upload folder (reads them
+    all); None if it does, or if the corpus cannot be read (a folder missing or empty: not mounted)."""
+    paths = resolved(settings.corpus_paths())
+    if state is not None and state.get("version") == live_version(settings):
+        built, expected = state.get("paths"), state.get("fingerprint")
+    else:  # built by something that wrote no state: the index's own record (kept documents only)
+        built, expected = backend.manifest.get("corpus", {}).get("paths"), backend.manifest.get("corpus", {}).get(
+            "fingerprint"
+        )
+    missing = [p for p in resolved(settings.corpus) if not Path(p).exists()]
+    docs = [] if missing else list(load_paths(paths))
+    if not docs:
+        log.warning("the corpus (%s) is missing or empty: serving the index as built", ", ".join(paths))
+        return None
+    upload = str(Path(settings.upload_dir).resolve())  # its documents count in the fingerprint
+    if [p for p in built or [] if p != upload] != [p for p in paths if p != upload]:
+        return f"stale: the corpus folders changed (built from {', '.join(built or [])})"
+    if documents_fingerprint(docs) != expected:
         return "stale: the corpus changed since it was built"
     return None
+
+
+def open_for_serving(settings: Settings, embedder: Embedder | None = None, show_progress: bool = False) -> Serving:
+    """Open the index to serve, and say whether it is stale; only a missing or unusable index is built
+    first (if ``settings.build_if_missing``)."""
+    state = read_state(settings)
+    try:
+        backend = open_backend(settings)
+    except BackendUnavailable:
+        raise  # the engine does not answer, or would need --recreate: nothing a rebuild here fixes
+    except IndexMissing as exc:
+        reason = f"missing ({exc})"
+    except IndexError_ as exc:
+        reason = f"unusable ({exc})"
+    else:
+        served, changed = _served(settings, state, backend.manifest.get("corpus", {}).get("paths"))
+        if changed:
+            with write_lock(settings.index_dir):  # from now on the configured corpus is the one to serve
+                write_state(
+                    settings,
+                    {
+                        **(state or {}),
+                        "corpus": resolved(settings.corpus),
+                        "paths": resolved(served.corpus_paths()),
+                        "fingerprint": None,
+                    },
+                )
+            return Serving(backend, served, f"stale: QA_CORPUS changed (was {', '.join(state['corpus'])})")
+        stale = stale_reason(served, backend, state)
+        if stale is None and embedder is not None and settings.build_if_missing:
+            backend.add_vectors(embedder, served, show_progress=show_progress)
+        return Serving(backend, served, stale)
+    served, _ = _served(settings, state, None)
+    return Serving(_build_missing(served, reason, embedder, show_progress, resolved(settings.corpus)), served)
+
+
+def _build_missing(
+    settings: Settings, reason: str, embedder: Embedder | None, show_progress: bool, configured: list[str] | None
+) -> Backend:
+    if not settings.build_if_missing:
+        raise IndexMissing(f"the index in {settings.index_dir} is {reason}; build it with `qa-service index`")
+    log.warning("the index in %s is %s: building it from %s", settings.index_dir, reason, ", ".join(settings.corpus))
+    with write_lock(settings.index_dir):
+        return build_from(settings, embedder=embedder, show_progress=show_progress, configured=configured)
+
+
+def catch_up(settings: Settings, embedder: Embedder | None = None, show_progress: bool = False) -> bool:
+    """Rebuild the index if it is (still) stale against ``settings.corpus``; True if it was rebuilt.
+    Runs beside a serving index: the workers load the new version when it is published."""
+    with write_lock(settings.index_dir):
+        try:
+            backend = open_backend(settings)
+        except BackendUnavailable:
+            raise
+        except IndexError_ as exc:
+            reason: str | None = f"unusable ({exc})"
+        else:
+            reason = stale_reason(settings, backend, read_state(settings))
+            backend.close()
+        if reason is None:
+            return False
+        log.warning("the index in %s is %s: rebuilding it beside the live one", settings.index_dir, reason)
+        build_from(settings, embedder=embedder, show_progress=show_progress).close()
+        return True
 
 
 def ensure_backend(
@@ -45,27 +238,23 @@ def ensure_backend(
     embedder: Embedder | None = None,
 ) -> Backend:
     """Open the configured index, (re)building it from the corpus if it is missing or unusable (and
-    ``settings.build_if_missing``).  With ``check_stale``, an index built from the same corpus paths
-    whose files have changed since is rebuilt too.  With ``embedder``, an index lacking that model's
-    passage vectors gets them where the backend can add them."""
-    corpus_paths = settings.corpus_paths()
+    ``settings.build_if_missing``).  With ``check_stale``, a stale index is rebuilt first too.  With
+    ``embedder``, an index lacking that model's passage vectors gets them where the backend can add them."""
+    if check_stale:
+        start = open_for_serving(settings, embedder, show_progress)
+        if start.stale is None:
+            return start.backend
+        start.backend.close()
+        catch_up(start.settings, embedder, show_progress)
+        return open_backend(start.settings)
     try:
         backend = open_backend(settings)
-        reason = stale_reason(backend, corpus_paths) if check_stale else None
-        if reason is None:
-            if embedder is not None and settings.build_if_missing:
-                backend.add_vectors(embedder, settings, show_progress=show_progress)
-            return backend
-        backend.close()
     except BackendUnavailable:
-        raise  # the engine does not answer, or would need --recreate: nothing a rebuild here fixes
+        raise
     except IndexMissing as exc:
-        reason = f"missing ({exc})"
+        return _build_missing(settings, f"missing ({exc})", embedder, show_progress, None)
     except IndexError_ as exc:
-        reason = f"unusable ({exc})"
-    if not settings.build_if_missing:
-        raise IndexMissing(f"the index in {settings.index_dir} is {reason}; build it with `qa-service index`")
-    log.warning("the index in %s is %s: building it from %s", settings.index_dir, reason, ", ".join(corpus_paths))
-    corpus = build_corpus(corpus_paths, show_progress=show_progress)
-    with write_lock(settings.index_dir):
-        return build_backend(settings, corpus, embedder, show_progress=show_progress)
+        return _build_missing(settings, f"unusable ({exc})", embedder, show_progress, None)
+    if embedder is not None and settings.build_if_missing:
+        backend.add_vectors(embedder, settings, show_progress=show_progress)
+    return backend

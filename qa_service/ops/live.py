@@ -3,11 +3,16 @@
 * Reads never wait for writes: a rebuild runs beside the live index and is
   swapped in (one attribute assignment) only when it is complete and saved.
 * Writes are serialised across threads and processes (gunicorn workers, a
-  ``qa-service index`` run) by a lock file in the index folder.
-* Other processes notice a new ``CURRENT`` within a second and load it.
+  ``qa-service index`` run) by a lock file in the index folder, and act on the
+  shared state on disk: under the lock a worker first loads any version another
+  one published, so every worker answers every write the same way.
+* Other processes notice a new ``CURRENT`` before their next request and load it.
 * Corpus files are never lost: uploads are written atomically, a failed
-  rebuild rolls the file change back, and a deleted document is moved to the
-  hidden ``.trash/`` folder of its corpus folder, not unlinked.
+  rebuild rolls the file change back, a rebuild that would drop documents the
+  index holds (a corpus folder gone or unmounted) is refused, and a deleted
+  document is moved to the hidden ``.trash/`` folder of its corpus folder, not
+  unlinked.  An upload that would not be indexed (no text after cleaning) is
+  refused before anything is written.
 """
 
 from __future__ import annotations
@@ -26,19 +31,30 @@ from pathlib import Path
 from typing import Any
 
 from qa_service.core.errors import DocumentError, IndexError_
+from qa_service.core.models import ChunkSettings
 from qa_service.core.settings import Settings
-from qa_service.index import Backend, build_backend, open_backend, pointer_dir
+from qa_service.index import Backend, open_backend, pointer_dir
 from qa_service.index.publish import CURRENT
-from qa_service.ingest.loaders import HTML_SUFFIXES, TEXT_SUFFIXES, DecodeError, decode_bytes
-from qa_service.ingest.pipeline import build_corpus
-from qa_service.ops.build import configured_embedder
+from qa_service.ingest.loaders import HTML_SUFFIXES, TEXT_SUFFIXES, DecodeError, decode_bytes, text_document
+from qa_service.ingest.pipeline import process_document
+from qa_service.ops.build import configured_embedder, load_corpus, publish
 from qa_service.ops.lock import write_lock
 from qa_service.qa.service import QAService
 
 log = logging.getLogger(__name__)
 
 UPLOAD_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
-MAX_NAME_CHARS = 120
+# File names are limited to 255 bytes (not characters: a CJK character is 3 bytes in UTF-8); a
+# deleted document's name in .trash/ gets a 23-byte prefix.
+MAX_NAME_BYTES = 200
+NAME_LIMIT_BYTES = 255
+
+
+def fit_name(stem: str, suffix: str, limit: int) -> str:
+    """``stem.suffix``, the stem shortened (whole characters) until the name is at most ``limit`` bytes."""
+    room = limit - len(suffix.encode()) - 1
+    cut = stem.encode()[:room].decode("utf-8", "ignore")
+    return f"{cut}.{suffix}"
 
 
 def sanitise_filename(name: str) -> str:
@@ -54,7 +70,7 @@ def sanitise_filename(name: str) -> str:
         raise DocumentError(
             f"Only {', '.join(sorted(UPLOAD_SUFFIXES))} files can be uploaded, not .{suffix}.", "unsupported_type"
         )
-    return f"{stem[: MAX_NAME_CHARS - len(suffix) - 1]}.{suffix.lower()}"
+    return fit_name(stem, suffix.lower(), MAX_NAME_BYTES)
 
 
 @dataclass
@@ -124,24 +140,74 @@ class LiveIndex:
     # -- writing ----------------------------------------------------------
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
+        """Both locks, then the shared state on disk: a version another process published since this one
+        last looked is loaded first, so the write is checked against what is really live."""
         with self._write_lock, write_lock(self.settings.index_dir):
+            version = self._pointer()
+            if version is not None and version != self._state.version:
+                with self._reload_lock:
+                    self._swap(self.make_service(self._load()), version)
             yield
 
-    def _rebuild(self) -> QAService:
-        corpus = build_corpus(self.settings.corpus_paths())
-        if not corpus.chunks:
-            raise DocumentError("The corpus would have no readable text left.", "empty_corpus")
+    def _rebuild(self, added: str | None = None, removed: str | None = None) -> QAService:
+        """Index the corpus folders as they are now (``added`` just written, ``removed`` just moved out)."""
+        corpus, fingerprint = load_corpus(self.settings.corpus_paths())
+        ids = {d.id for d in corpus.documents}
         live = self._state.service
+        self._check_nothing_lost(corpus.documents, live, ids | {removed})
+        if added is not None and added not in ids:
+            raise DocumentError("The document has no text left after cleaning; it was not added.", "no_text")
         # What the live index can lend is reused: vectors of unchanged passages, a Milvus connection.
-        index = build_backend(
-            self.settings, corpus, configured_embedder(self.settings), live.index if live is not None else None
-        )
+        embedder = configured_embedder(self.settings)
+        index = publish(self.settings, corpus, fingerprint, embedder, live.index if live is not None else None)
         service = self.make_service(index)
         self._swap(service, self._pointer())
         return service
 
+    def _check_nothing_lost(self, documents: list, live: QAService | None, kept: set[str | None]) -> None:
+        """Refuse a rebuild that would drop every document of a corpus folder the index holds documents
+        of: the folder is missing or unmounted, not emptied on purpose (single files removed by hand are
+        let go: the index catches up with them)."""
+        lost = [d for d in (live.index.documents if live is not None else []) if d["id"] not in kept]
+        found = [Path(d.path).resolve() for d in documents]
+        for root in (Path(p).resolve() for p in self.settings.corpus_paths()):
+            gone = [d["id"] for d in lost if Path(d["path"]).resolve().is_relative_to(root)]
+            if gone and not any(p.is_relative_to(root) for p in found):
+                raise DocumentError(
+                    f"{root} no longer holds the {len(gone)} indexed document(s) it held (e.g. {gone[0]!r}): is it "
+                    "missing or not mounted? Nothing was changed.",
+                    "corpus_unavailable",
+                )
+
     def add_document(self, filename: str, data: bytes) -> dict[str, Any]:
         name = sanitise_filename(filename)
+        text = self._decode(data)
+        upload_dir = Path(self.settings.upload_dir)
+        target = upload_dir / name
+        if not process_document(text_document(name, text, target), ChunkSettings())[1]:
+            raise DocumentError("The document has no text left after cleaning; it was not added.", "no_text")
+        with self._writing():
+            current = self._state.service
+            if current is not None and current.index.document(name) is not None:
+                raise DocumentError(f"A document with id {name!r} already exists; delete it first.", "conflict")
+            upload_dir.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                raise DocumentError(f"A document named {name!r} already exists; delete it first.", "conflict")
+            tmp = upload_dir / f".upload-{uuid.uuid4().hex}"
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+            try:
+                service = self._rebuild(added=name)
+            except BaseException:
+                target.unlink(missing_ok=True)  # the corpus is back as it was; the old index is still live
+                raise
+        doc = service.index.document(name) or {}
+        return {k: doc.get(k) for k in ("id", "title", "publisher", "published", "format", "articles")}
+
+    def _decode(self, data: bytes) -> str:
         if len(data) > self.settings.max_upload_bytes:
             raise DocumentError(
                 f"The document is larger than {self.settings.max_upload_bytes} bytes.", "payload_too_large"
@@ -152,55 +218,40 @@ class LiveIndex:
             raise DocumentError(f"The document is not UTF-8 or GB18030 text ({exc}).", "bad_encoding") from exc
         if not text.strip():
             raise DocumentError("The document has no text.", "empty_document")
-        upload_dir = Path(self.settings.upload_dir)
-        with self._writing():
-            current = self._state.service
-            if current is not None and current.index.document(name) is not None:
-                raise DocumentError(f"A document with id {name!r} already exists; delete it first.", "conflict")
-            upload_dir.mkdir(parents=True, exist_ok=True)
-            target = upload_dir / name
-            if target.exists():
-                raise DocumentError(f"A document named {name!r} already exists; delete it first.", "conflict")
-            tmp = upload_dir / f".upload-{uuid.uuid4().hex}"
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-            try:
-                service = self._rebuild()
-            except BaseException:
-                target.unlink(missing_ok=True)  # the corpus is back as it was; the old index is still live
-                raise
-        doc = service.index.document(name)
-        if doc is None:
-            raise DocumentError("The document has no text left after cleaning; it was not added.", "no_text")
-        return {k: doc.get(k) for k in ("id", "title", "publisher", "published", "format", "articles")}
+        return text
 
     def delete_document(self, doc_id: str) -> dict[str, Any]:
         with self._writing():
             current = self._state.service
             doc = current.index.document(doc_id) if current is not None else None
             if doc is None:
-                raise DocumentError(f"No document with id {doc_id!r}.", "not_found")
+                return self._delete_unindexed(doc_id)
             path = Path(doc["path"]).resolve()
             root = self._root_of(path)
             if root is None or doc["format"] == "jsonl":
                 raise DocumentError(
                     f"Document {doc_id!r} is not a file of the corpus folders; it cannot be deleted here.", "read_only"
                 )
-            trash = root / ".trash"
-            trash.mkdir(exist_ok=True)
-            kept = trash / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}-{path.name}"
-            os.replace(path, kept)
+            if not path.is_file():  # removed behind the service's back: the index catches up
+                self._rebuild(removed=doc_id)
+                return {"deleted": doc_id, "kept_at": None}
+            kept = _to_trash(path, root)
             try:
-                self._rebuild()
-            except DocumentError as exc:
-                os.replace(kept, path)
-                raise exc
+                self._rebuild(removed=doc_id)
             except BaseException:
                 os.replace(kept, path)
                 raise
+        return {"deleted": doc_id, "kept_at": str(kept.relative_to(root))}
+
+    def _delete_unindexed(self, doc_id: str) -> dict[str, Any]:
+        """A file of the upload folder that no index holds (left by an older version, or written by an
+        upload a crash interrupted) can be deleted too; anything else is not found."""
+        root = Path(self.settings.upload_dir).resolve()
+        path = root / doc_id
+        if not (root.is_dir() and path.parent == root and path.is_file() and not doc_id.startswith(".")):
+            raise DocumentError(f"No document with id {doc_id!r}.", "not_found")
+        kept = _to_trash(path, root)
+        log.info("deleted %s, which was not indexed (kept at %s)", doc_id, kept)
         return {"deleted": doc_id, "kept_at": str(kept.relative_to(root))}
 
     def _root_of(self, path: Path) -> Path | None:
@@ -209,3 +260,14 @@ class LiveIndex:
             if root.is_dir() and path.is_relative_to(root):
                 return root
         return None
+
+
+def _to_trash(path: Path, root: Path) -> Path:
+    """Move ``path`` into ``root/.trash/`` under a dated, unique name that fits the file-name limit."""
+    trash = root / ".trash"
+    trash.mkdir(exist_ok=True)
+    prefix = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}-"
+    stem, _, suffix = path.name.rpartition(".")
+    kept = trash / (prefix + fit_name(stem or path.name, suffix, NAME_LIMIT_BYTES - len(prefix.encode())))
+    os.replace(path, kept)
+    return kept

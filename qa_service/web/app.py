@@ -8,6 +8,7 @@ import time
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import Map
 
 from qa_service.core.errors import IndexError_, QAError, RequestError
 from qa_service.core.settings import PACKAGE_DIR, Settings, from_env
@@ -141,11 +142,23 @@ def chat_page():
     return send_from_directory(current_app.static_folder, "index.html")
 
 
+class _Routes(Map):
+    """No slash redirects: ``//healthz`` is answered as ``/healthz`` (JSON), not with an HTML 308 to it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["merge_slashes"] = False
+        super().__init__(*args, **kwargs)
+
+
+class _App(Flask):
+    url_map_class = _Routes
+
+
 def create_app(settings: Settings | None = None, service: QAService | None = None) -> Flask:
     """Build the app from ``settings`` (default: the environment, read here once).  Pass ``service``
     to serve an index already in memory (tests)."""
     settings = settings or from_env()
-    app = Flask(__name__, static_folder=str(PACKAGE_DIR / "web" / "static"), static_url_path="/static")
+    app = _App(__name__, static_folder=str(PACKAGE_DIR / "web" / "static"), static_url_path="/static")
     app.config["QA_SETTINGS"] = settings
     # The app-wide cap admits an upload; other endpoints are held to max_body_bytes below.
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_upload_bytes + 64 * 1024)

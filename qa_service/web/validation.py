@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from flask import Request
@@ -10,19 +12,50 @@ from qa_service.core.errors import RequestError
 from qa_service.core.settings import Settings
 
 ROLES = ("user", "assistant")
+MAX_JSON_DEPTH = 16  # the API's bodies are 3 deep; a deeper one is an attack or a mistake
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# What the schema's "not blank" (pattern \S, ECMA-262) counts as blank; str.strip() also takes U+0085
+# and a few control characters, which would make a question the schema accepts an empty one.
+_BLANK = "\t\n\v\f\r \u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff" + "".join(map(chr, range(0x2000, 0x200B)))
 
 
 def json_body(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, with no string (key or value) holding a lone surrogate (``"\\ud800"``
+    decodes to one and cannot be encoded again) and no nesting deeper than ``MAX_JSON_DEPTH``."""
     if not request.is_json:
         raise RequestError(
             code="unsupported_media_type", message="Send the request body as JSON (Content-Type: application/json)."
         )
-    data = request.get_json(silent=True)
-    if data is None:
-        raise RequestError(code="invalid_json", message="The request body is not valid JSON.")
+    try:
+        data = json.loads(request.get_data(cache=True))
+    except RecursionError:
+        raise RequestError(code="invalid_json", message="The request body is nested too deeply.") from None
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        raise RequestError(code="invalid_json", message="The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise RequestError(code="invalid_json", message="The request body must be a JSON object.")
+    _check_json(data)
     return data
+
+
+def _check_json(data: Any) -> None:
+    todo: list[tuple[Any, int]] = [(data, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise RequestError(
+                code="invalid_json", message=f"The request body is nested deeper than {MAX_JSON_DEPTH} levels."
+            )
+        if isinstance(value, dict):
+            todo.extend((k, depth) for k in value)
+            todo.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            todo.extend((v, depth + 1) for v in value)
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            raise RequestError(
+                code="invalid_text",
+                message="The request holds a lone UTF-16 surrogate (like \\ud800), which is not text; send UTF-8.",
+            )
 
 
 def parse_question(data: dict[str, Any], s: Settings) -> str:
@@ -33,7 +66,7 @@ def parse_question(data: dict[str, Any], s: Settings) -> str:
         raise RequestError(
             code="question_too_long", message=f"'question' is longer than {s.max_question_chars} characters."
         )
-    question = question.strip()
+    question = question.strip(_BLANK)
     if not question:
         raise RequestError(code="empty_question", message="'question' must not be empty.")
     return question
