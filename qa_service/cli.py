@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import textwrap
 import warnings
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_parser(sub)
     _ask_parser(sub)
     _eval_parser(sub)
+    _fit_parser(sub)
     return p
 
 
@@ -87,6 +89,7 @@ def _index_parser(sub: Any) -> None:
         help="embedded (the index folder) or milvus (the collection QA_MILVUS_URI / QA_MILVUS_COLLECTION "
         "name, plus its metadata in the index folder); env QA_BACKEND, default embedded",
     )
+    sp.add_argument("--catch-up", action="store_true", help=argparse.SUPPRESS)  # serve's background rebuild
     sp.add_argument(
         "--recreate",
         action="store_true",
@@ -99,7 +102,8 @@ def _serve_parser(sub: Any) -> None:
         "serve",
         help="run the HTTP API and chat page (gunicorn)",
         description="Serve POST /api/ask, GET /api/documents[/ID], GET /healthz and the chat page at /. "
-        "Builds the index from the corpus first if there is none, or if the corpus changed.",
+        "Builds the index from the corpus first if there is none; if the corpus changed since it was built "
+        "(or QA_CORPUS did), serves the index it has and rebuilds it beside it.",
     )
     _index_dir_arg(sp)
     sp.add_argument("--host", help="address to bind (env QA_HOST; default 127.0.0.1; 0.0.0.0 for all)")
@@ -146,6 +150,20 @@ def _eval_parser(sub: Any) -> None:
     sp.add_argument("--json", action="store_true", help="print figures as JSON")
 
 
+def _fit_parser(sub: Any) -> None:
+    sp = sub.add_parser(
+        "fit",
+        help="re-fit the answer model on the eval sets and print its held-out figures",
+        description="Fit the answer model (evidence sentence, short answer, when to abstain) on CMRC2018 trial, "
+        "DRCD dev and news_dev in ../shared/eval/, print figures measured on the half of each set it was not "
+        "fitted on (two folds), then fit on everything and write qa_service/qa/answer_model.json.",
+    )
+    sp.add_argument("--eval-dir", help="folder holding the sets (default ../shared/eval)")
+    sp.add_argument("--out", help="where to write the model (default: the one the package ships)")
+    sp.add_argument("--report-only", action="store_true", help="print the held-out figures, write nothing")
+    sp.add_argument("--json", action="store_true", help="print figures as JSON")
+
+
 def main(argv: list[str] | None = None) -> int:
     # jieba (and milvus-lite 2.5) import pkg_resources, which warns on every run where it exists
     # (the [milvus] extra pins setuptools<81 for milvus-lite): not a user's concern.
@@ -171,18 +189,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_index(args: argparse.Namespace, s: Settings) -> int:
-    from qa_service.index import build_backend
     from qa_service.index.embeddings import get_embedder
-    from qa_service.ingest.pipeline import build_corpus
+    from qa_service.ops.build import catch_up, load_corpus, publish, resolved
     from qa_service.ops.lock import write_lock
 
+    if args.catch_up:  # started by `serve` beside a stale index it serves meanwhile
+        catch_up(s, get_embedder(s.embedding_model))
+        return 0
     paths = args.paths or s.corpus
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:
         print(f"qa-service index: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
     show = s.progress if not args.no_progress else False
-    corpus = build_corpus(paths, show_progress=show)
+    corpus, fingerprint = load_corpus(paths, show_progress=show)
     if not corpus.chunks:
         print("qa-service index: no readable text found; the index was not changed", file=sys.stderr)
         return 1
@@ -191,7 +211,9 @@ def cmd_index(args: argparse.Namespace, s: Settings) -> int:
     if model and embedder is None:
         print(f"qa-service index: cannot use embedding model {model!r}; indexing for BM25 only", file=sys.stderr)
     with write_lock(s.index_dir):  # not while a running service is rebuilding after an upload
-        backend = build_backend(s, corpus, embedder, show_progress=show, recreate=args.recreate)
+        backend = publish(
+            s, corpus, fingerprint, embedder, show_progress=show, recreate=args.recreate, configured=resolved(s.corpus)
+        )
     try:
         print("\n".join(backend.summary()))
     finally:
@@ -201,15 +223,23 @@ def cmd_index(args: argparse.Namespace, s: Settings) -> int:
 
 def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
     from qa_service.index import serve_plan
-    from qa_service.ops.build import configured_embedder, ensure_backend
+    from qa_service.ops.build import configured_embedder, open_for_serving
 
     s = s.with_overrides(host=args.host, port=args.port, workers=args.workers, corpus=args.corpus)
-    # Build (or rebuild) before forking workers, so they all load the same finished index.
-    ensure_backend(s, check_stale=True, show_progress=s.progress, embedder=configured_embedder(s)).close()
+    # Open (or, if there is none, build) before forking workers, so they all load the same index.
+    start = open_for_serving(s, embedder=configured_embedder(s), show_progress=s.progress)
+    start.backend.close()
+    s = start.settings  # the corpus the index serves: workers rebuild from it after uploads
     plan = serve_plan(s)
     if plan.note:
         log.warning("%s", plan.note)
     env = worker_environment(s, plan.env)
+    if start.stale:
+        # A valid index that no longer matches the corpus (a crash mid-upload, files changed while
+        # stopped): serve it now, rebuild beside it; the workers load the new version when it is live.
+        log.warning("the index is %s: serving it while it is rebuilt beside it", start.stale)
+        cmd = [sys.executable, "-m", "qa_service", "index", "--catch-up", "--no-progress"]
+        subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)  # gunicorn, its parent after exec, reaps it
     gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
     log.info("serving on http://%s:%d/ with %d workers", s.host, s.port, plan.workers)
     sys.stdout.flush()
@@ -224,8 +254,12 @@ def gunicorn_command(gunicorn: str, s: Settings, plan: ServePlan) -> list[str]:
         f"[{s.host}]:{s.port}" if ":" in s.host else f"{s.host}:{s.port}",
         "--workers",
         str(plan.workers),
+        # gthread, except that a request reaches a thread only once it is whole (web/server.py): slow
+        # clients cost no thread. A worker rebuilding after an upload keeps answering from its live index.
+        "--worker-class",
+        "qa_service.web.server.BufferedThreadWorker",
         "--threads",
-        "4",  # a worker rebuilding after an upload keeps answering from its live index
+        "4",
         *(["--preload"] if plan.preload else []),  # load the index once; workers share its pages
         "--timeout",
         "60",
@@ -287,4 +321,19 @@ def cmd_eval(args: argparse.Namespace, s: Settings) -> int:
     return run_eval(args, s)
 
 
-COMMANDS = {"index": cmd_index, "serve": cmd_serve, "ask": cmd_ask, "eval": cmd_eval}
+def cmd_fit(args: argparse.Namespace, s: Settings) -> int:
+    from pathlib import Path
+
+    from qa_service.evaluation.fit import EVAL_DIR, main, print_report
+    from qa_service.qa.reader import MODEL_FILE
+
+    eval_dir = Path(args.eval_dir) if args.eval_dir else EVAL_DIR
+    if not (eval_dir / "cmrc2018_trial.json").is_file():
+        print(f"qa-service fit: no eval sets in {eval_dir} (give --eval-dir)", file=sys.stderr)
+        return 2
+    report = main(Path(args.out) if args.out else MODEL_FILE, eval_dir, report_only=args.report_only)
+    print_report(report, as_json=args.json)
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "serve": cmd_serve, "ask": cmd_ask, "eval": cmd_eval, "fit": cmd_fit}

@@ -63,6 +63,25 @@ def test_demo_question_cites_document_001_with_the_answer(client):
     assert re.sub(r"\s", "", original[src["char_start"] : src["char_end"]]) == re.sub(r"\s", "", top["text"])
 
 
+def test_every_answer_comes_with_its_evidence_sentence(client):
+    answered = 0
+    for q in load_questions(EVAL_SET):
+        answer = ask(client, {"question": q["question"], "history": q.get("history") or []}).get_json()
+        answer, passages = answer["answer"], answer["passages"]
+        if answer["text"] is None:
+            assert answer["evidence"] is None and answer["span"] is None
+            continue
+        answered += 1
+        ev = answer["evidence"]
+        text = passages[ev["passage"]]["text"]
+        assert text[ev["span"][0] : ev["span"][1]] == ev["text"]
+        # The short answer lies inside its evidence sentence, in the same passage.
+        s, e = answer["span"]
+        assert answer["passage"] == ev["passage"] and ev["span"][0] <= s < e <= ev["span"][1]
+        assert answer["text"] in ev["text"]
+    assert answered > 50
+
+
 def test_offsets_are_exact_for_every_passage_of_every_eval_question(client):
     originals = {p.name: p.read_text("utf-8") for p in SEEDS.iterdir()}
     checked = 0
@@ -210,3 +229,9 @@ def test_unexpected_errors_are_json_500_without_details(app, monkeypatch):
     r = ask(app.test_client(), {"question": "问题"})
     assert_error(r, 500, "internal_error")
     assert "secret" not in r.get_data(as_text=True)
+
+
+def test_a_question_without_chinese_gets_a_clear_notice(client):
+    body = ask(client, {"question": "Who accompanied the district secretary?"}).get_json()
+    assert body["answer"]["text"] is None and "中文" in body["notice"]
+    assert "notice" not in ask(client, {"question": "谁陪同宋洁督导爱国卫生工作？"}).get_json()

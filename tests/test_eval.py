@@ -18,7 +18,8 @@ def report(service, originals):
 def test_eval_set_is_broad_enough():
     qs = load_questions(EVAL_SET)
     kinds = {q["type"] for q in qs}
-    assert len(qs) >= 30 and kinds == {"fact", "paraphrase", "list", "unanswerable"}
+    assert len(qs) >= 150
+    assert kinds >= {"fact", "paraphrase", "list", "unanswerable", "why", "how", "two_slot", "followup", "long"}
 
 
 def test_offsets_never_wrong(report):
@@ -26,12 +27,16 @@ def test_offsets_never_wrong(report):
 
 
 def test_retrieval_floor(report):
-    assert report.hit1 >= 0.80
-    assert report.hit5 >= 0.87
-    assert report.mrr10 >= 0.83
+    assert report.hit1 >= 0.85
+    assert report.hit5 >= 0.89
+    assert report.mrr10 >= 0.86
 
 
 def test_answer_floor(report):
-    assert report.answer_accuracy >= 0.65
-    assert report.abstain_rate >= 0.85
-    assert report.item_recall >= 0.75
+    # The answer model is fitted on half of this set per fold (docs/answers.md); these floors sit
+    # under the shipped model's figures on the whole set.
+    assert report.answer_accuracy >= 0.53
+    assert report.evidence_accuracy >= 0.69
+    assert report.answered_rate >= 0.84
+    assert report.abstain_rate >= 0.35
+    assert report.item_recall >= 0.30

@@ -6,14 +6,18 @@ so a failure points at the stage that broke.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from qa_service.core.models import Chunk, Hit
 from qa_service.core.tokenizer import Tokenizer
 from qa_service.qa.answer import compose, highlights
 from qa_service.qa.entities import enumerations, org_names, person_names, question_names
+from qa_service.qa.kinds import answer_kind
 from qa_service.qa.listing import list_spec
+from qa_service.qa.model import AnswerModel, Logistic
 from qa_service.qa.question import carry_topic, is_followup, parse_question
+from qa_service.qa.reader import load_model, span_candidates
 from qa_service.qa.scoring import Scorer, focus_terms
 
 TOKENIZER = Tokenizer(["东风街道", "西湖街道", "区交通局"])
@@ -75,7 +79,7 @@ def test_the_question_is_segmented_once_per_request(question):
         _hit("西湖街道、东风街道开展垃圾分类宣传。", rank=1, score=8.0),
     ]
     idf = {w: 2.0 for w in query.tokens}
-    compose(tok, query, pool, 2, _idf(idf), 3.0, lambda _: "")
+    compose(load_model(), tok, query, pool, 2, _idf(idf), 3.0, lambda _: "")
     for hit in pool:
         highlights(query, hit.chunk.text)
     assert tok.cuts.get(question) == 1
@@ -136,7 +140,69 @@ def test_list_items_are_whole_names_each_cited_and_nested_names_merged():
         _hit("紫竹南路街道开展垃圾分类入户指导，南路街道志愿者参加。", rank=1, score=9.0),
     ]
     idf = {"垃圾": 2.0, "分类": 2.0, "开展": 0.5, "垃圾分类": 3.0}
-    answer, _ = compose(tok, query, pool, 2, _idf(idf), 4.0, None)
+    answer, _ = compose(load_model(), tok, query, pool, 2, _idf(idf), 4.0, None)
     items = {i.text: i.passages for i in answer.items}
     assert items.get("东风街道") == [0] and items.get("紫竹南路街道") == [1]
     assert "南路街道" not in items
+
+
+# -- the fitted answer model -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("谁主持了会议？", "person"),
+        ("会议是哪天召开的？", "date"),
+        ("共排查出多少个问题？", "number"),
+        ("活动在哪里举行？", "place"),
+        ("哪个部门牵头负责？", "org"),
+        ("为什么要开展这项工作？", "reason"),
+        ("怎样解决停车难？", "method"),
+        ("这条新闻说了什么？", "other"),
+    ],
+)
+def test_the_kind_of_answer_a_question_asks_for(question, kind):
+    assert answer_kind(question) == kind
+
+
+def test_logistic_regression_learns_a_separable_rule_and_round_trips(tmp_path):
+    rng = np.random.default_rng(0)
+    x = np.column_stack([np.ones(400), rng.normal(size=400), rng.normal(size=400)])
+    y = (x[:, 1] - 0.5 * x[:, 2] > 0).astype(float)
+    m = Logistic.fit(x, y, ("bias", "a", "b"), l2=0.1)
+    assert ((m.prob(x) > 0.5) == (y > 0.5)).mean() > 0.97
+    assert m.weights[1] > 0 > m.weights[2]
+    model = AnswerModel(m, m, m, 0.3, {"note": "test"})
+    model.save(tmp_path / "m.json")
+    back = AnswerModel.load(tmp_path / "m.json", (m.names, m.names, m.names))
+    assert np.allclose(back.span.weights, m.weights, atol=1e-5) and back.threshold == 0.3
+    with pytest.raises(ValueError, match="re-fit"):
+        AnswerModel.load(tmp_path / "m.json", (("bias", "other"), m.names, m.names))
+
+
+def test_span_candidates_are_words_runs_shapes_and_clauses():
+    sentence = "3月5日，东风街道召开安全生产会议，共排查隐患27处。"
+    spans = {sentence[c.start : c.end] for c in span_candidates(TOKENIZER, sentence)}
+    assert {"3月5日", "东风街道", "27处", "共排查隐患27处"} <= spans
+    assert not any("，" in s for s in spans if s != sentence.rstrip("。"))  # runs stay inside a clause
+
+
+def test_the_shipped_model_reads_the_short_answer_and_its_sentence():
+    tok = Tokenizer(["东风街道"])
+    model = load_model()
+    query = parse_question(tok, "东风街道的安全生产会议排查出多少处隐患？")
+    passage = "东风街道召开安全生产会议。会议由街道主任李明主持，共排查隐患27处，已整改20处。下一步将加强巡查。"
+    idf = {t: 2.0 for t in query.tokens}
+    answer, passages = compose(model, tok, query, [_hit(passage)], 1, _idf(idf), 3.0, None)
+    assert answer.evidence is not None and answer.span is not None
+    s, e = answer.evidence.span
+    assert passages[0].chunk.text[s:e] == answer.evidence.text and s <= answer.span[0] < answer.span[1] <= e
+    assert "27" in answer.evidence.text
+
+
+def test_below_the_threshold_the_service_abstains():
+    tok = Tokenizer(["东风街道"])
+    base = load_model()
+    never = AnswerModel(base.sentence, base.span, base.answerable, 1.01, {})
+    query = parse_question(tok, "东风街道的安全生产会议排查出多少处隐患？")
+    answer, _ = compose(never, tok, query, [_hit("东风街道共排查隐患27处。")], 1, _idf({}), 3.0, None)
+    assert answer.text is None and answer.evidence is None and 0.0 <= answer.confidence <= 1.0

@@ -115,16 +115,28 @@ class AnswerItem:
 
 
 @dataclass
+class Evidence:
+    """The whole sentence a short answer comes from."""
+
+    text: str
+    passage: int  # index into the returned passages
+    span: tuple[int, int]  # offsets of ``text`` inside that passage's text
+
+
+@dataclass
 class Answer:
-    text: str | None
+    text: str | None  # the short answer asked for (a name, a date, a figure, a clause), or None
     passage: int | None  # index into the returned passages
     span: tuple[int, int] | None = None  # offsets of ``text`` inside that passage's text
     items: list[AnswerItem] = field(default_factory=list)
-    confidence: float = 0.0
+    confidence: float = 0.0  # the answer model's probability that the corpus answers the question
+    evidence: Evidence | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["span"] = list(self.span) if self.span else None
+        if self.evidence is not None:
+            d["evidence"]["span"] = list(self.evidence.span)
         return d
 
 

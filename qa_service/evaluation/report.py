@@ -47,9 +47,9 @@ def _print_header(out: dict[str, Any]) -> None:
 
 
 def _print_table(names: list[str], width: int, rows: list[tuple[str, list[str]]]) -> None:
-    print(f"  {'':<28}" + "".join(f"{n:>{width + 2}}" for n in names))
+    print(f"  {'':<31}" + "".join(f"{n:>{width + 2}}" for n in names))
     for label, cells in rows:
-        print(f"  {label:<28}" + "".join(f"{c:>{width + 2}}" for c in cells))
+        print(f"  {label:<31}" + "".join(f"{c:>{width + 2}}" for c in cells))
 
 
 def _print_seed(
@@ -70,7 +70,7 @@ def _print_seed(
     else:
         for k, v in out["seed"].items():
             if k != "questions":
-                print(f"  {k:<28}{v}")
+                print(f"  {k:<31}{v}")
     for n in names[:2]:
         if seed[n].failures:
             print(f"  misses ({n}):")
@@ -89,4 +89,4 @@ def _print_cmrc(out: dict[str, Any], names: list[str], table: _Table) -> None:
         table(rows)
     else:
         for k in keys:
-            print(f"  {k:<28}{c[k]:.4f}")
+            print(f"  {k:<31}{c[k]:.4f}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from qa_service.core.settings import PROJECT_DIR
-from qa_service.core.text import strip_ws
+from qa_service.core.text import sentence_spans, strip_ws
 from qa_service.qa.service import QAService
 
 DEFAULT_SEED_SET = PROJECT_DIR / "eval" / "seed_questions.jsonl"
@@ -33,10 +33,13 @@ class SeedReport:
     hit1: float = 0.0
     hit5: float = 0.0
     mrr10: float = 0.0
-    answer_accuracy: float = 0.0
+    answer_accuracy: float = 0.0  # the short answer holds an accepted gold answer
+    evidence_accuracy: float = 0.0  # the evidence sentence (or the short answer) holds it
+    naive_accuracy: float = 0.0  # the baseline: the top passage's sentence sharing most characters
     answered_rate: float = 0.0
     abstain_rate: float = 0.0
     item_recall: float = 0.0
+    item_precision: float = 0.0
     offset_errors: int = 0
     failures: list[str] = field(default_factory=list)
     top1: list[bool] = field(default_factory=list)  # per answerable question, in order: gold passage first?
@@ -46,10 +49,13 @@ class SeedReport:
             ("Hit@1 (answerable)", f"{self.hit1:.3f}"),
             ("Hit@5 (answerable)", f"{self.hit5:.3f}"),
             ("MRR@10 (answerable)", f"{self.mrr10:.3f}"),
-            ("answer contains gold", f"{self.answer_accuracy:.3f}"),
+            ("short answer contains gold", f"{self.answer_accuracy:.3f}"),
+            ("evidence contains gold", f"{self.evidence_accuracy:.3f}"),
+            ("naive sentence contains gold", f"{self.naive_accuracy:.3f}"),
             ("answered (answerable)", f"{self.answered_rate:.3f}"),
             ("abstained (unanswerable)", f"{self.abstain_rate:.3f}"),
             ("list item recall", f"{self.item_recall:.3f}"),
+            ("list item precision", f"{self.item_precision:.3f}"),
             ("offset errors", str(self.offset_errors)),
         ]
 
@@ -60,6 +66,9 @@ class _Tally:
 
     ranks: list[int | None] = field(default_factory=list)  # answerable: rank of the gold passage
     answer_ok: list[bool] = field(default_factory=list)  # with an expected answer: does it contain it?
+    evidence_ok: list[bool] = field(default_factory=list)  # … does the evidence sentence?
+    naive_ok: list[bool] = field(default_factory=list)  # … does the naive baseline's sentence?
+    precisions: list[float] = field(default_factory=list)  # lists: share of the items given that are gold
     answered: list[bool] = field(default_factory=list)  # answerable, not lists: answered at all?
     abstained: list[bool] = field(default_factory=list)  # unanswerable: no answer?
     recalls: list[float] = field(default_factory=list)  # lists: share of the gold items found
@@ -72,6 +81,9 @@ class _Tally:
             rep.hit5 = sum(r is not None and r < 5 for r in ranks) / len(ranks)
             rep.mrr10 = sum(1 / (r + 1) for r in ranks if r is not None and r < 10) / len(ranks)
         rep.answer_accuracy = _mean(self.answer_ok)
+        rep.evidence_accuracy = _mean(self.evidence_ok)
+        rep.naive_accuracy = _mean(self.naive_ok)
+        rep.item_precision = _mean(self.precisions)
         rep.answered_rate = _mean(self.answered)
         rep.abstain_rate = _mean(self.abstained)
         rep.item_recall = _mean(self.recalls)
@@ -86,7 +98,7 @@ def evaluate_seed_set(svc: QAService, questions: list[dict[str, Any]], originals
     tally = _Tally()
     for q in questions:
         rep.n[q["type"]] = rep.n.get(q["type"], 0) + 1
-        res = svc.ask(q["question"], top_k=K)
+        res = svc.ask(q["question"], history=q.get("history") or (), top_k=K)
         rep.offset_errors += _offset_errors(res["passages"], originals)
         _score(q, res, rep, tally)
     tally.fill(rep)
@@ -117,17 +129,61 @@ def _score(q: dict[str, Any], res: dict[str, Any], rep: SeedReport, tally: _Tall
     tally.ranks.append(r)
     if r is None or r > 0:
         rep.failures.append(f"{q['id']} gold passage at rank {None if r is None else r + 1}: {q['question']}")
-    if q["type"] == "list":
-        gold = q.get("items") or []
-        got = [i["text"] for i in ans["items"]]
-        found = [g for g in gold if any(g == x or g in x for x in got)]
-        tally.recalls.append(len(found) / len(gold) if gold else 1.0)
-        if len(found) < len(gold):
-            rep.failures.append(f"{q['id']} items missing {sorted(set(gold) - set(found))}; got {got}")
+    if q["type"] == "list" or (q.get("items") and res["answer"]["items"]):
+        _score_list(q, ans, rep, tally)
         return
     tally.answered.append(ans["text"] is not None)
-    if q.get("answer_contains"):
-        ok = ans["text"] is not None and strip_ws(q["answer_contains"]) in strip_ws(ans["text"])
+    golds = accepted_answers(q)
+    if golds:
+        short = ans["text"]
+        evidence = (ans.get("evidence") or {}).get("text") or short
+        ok = _holds(short, golds, q)
         tally.answer_ok.append(ok)
+        tally.evidence_ok.append(_holds(evidence, golds, q))
+        tally.naive_ok.append(_holds(naive_sentence(q["question"], res["passages"]), golds, q))
         if not ok:
-            rep.failures.append(f"{q['id']} answer {ans['text']!r} lacks {q['answer_contains']!r}")
+            rep.failures.append(f"{q['id']} answer {short!r} lacks {golds[0]!r}")
+
+
+def accepted_answers(q: dict[str, Any]) -> list[str]:
+    """The short answers a question accepts (for two-slot questions, the first slot's)."""
+    if q.get("slots"):
+        return list(q["slots"][0]["answers"])
+    golds = list(q.get("answers") or [])
+    for key in ("answer", "answer_contains"):
+        if q.get(key) and q[key] not in golds:
+            golds.append(q[key])
+    return golds
+
+
+def _holds(text: str | None, golds: list[str], q: dict[str, Any]) -> bool:
+    """``text`` holds an accepted answer (every slot's, for two-slot questions)."""
+    if not text:
+        return False
+    t = strip_ws(text)
+    slots = [s["answers"] for s in q["slots"]] if q.get("slots") else [golds]
+    return all(any(strip_ws(g) in t for g in answers) for answers in slots)
+
+
+def naive_sentence(question: str, passages: list[dict[str, Any]]) -> str | None:
+    """The baseline: the top passage's sentence sharing the most characters with the question."""
+    if not passages:
+        return None
+    text = passages[0]["text"]
+    spans = sentence_spans(text)
+    if not spans:
+        return None
+    q = set(question)
+    s, e = max(spans, key=lambda sp: len(q & set(text[sp[0] : sp[1]])))
+    return text[s:e]
+
+
+def _score_list(q: dict[str, Any], ans: dict[str, Any], rep: SeedReport, tally: _Tally) -> None:
+    gold = q.get("items") or []
+    got = [i["text"] for i in ans["items"]]
+    found = [g for g in gold if any(g == x or g in x for x in got)]
+    right = [x for x in got if any(g == x or g in x for g in gold)]
+    tally.recalls.append(len(found) / len(gold) if gold else 1.0)
+    tally.precisions.append(len(right) / len(got) if got else 0.0)
+    if len(found) < len(gold):
+        rep.failures.append(f"{q['id']} items missing {sorted(set(gold) - set(found))}; got {got}")

@@ -194,6 +194,11 @@ def openapi_spec(s: Settings) -> dict[str, Any]:
                         "question": {"type": "string"},
                         "mode": {"type": "string"},
                         "rewritten_question": {"type": "string"},
+                        "notice": {
+                            "type": "string",
+                            "description": "Set when the question has no Chinese and the corpus does not hold its "
+                            "words: the service answers Chinese questions.",
+                        },
                         "took_ms": {"type": "number"},
                         "answer": {
                             "type": "object",
@@ -203,6 +208,18 @@ def openapi_spec(s: Settings) -> dict[str, Any]:
                                 "passage": _nullable("integer"),
                                 "span": {"type": "array", "items": {"type": "integer"}, "nullable": True},
                                 "confidence": {"type": "number"},
+                                "evidence": {
+                                    "type": "object",
+                                    "nullable": True,
+                                    "description": "The whole sentence the short answer comes from: its text, the "
+                                    "passage (index into passages) and its span in that passage's text.",
+                                    "required": ["text", "passage", "span"],
+                                    "properties": {
+                                        "text": {"type": "string"},
+                                        "passage": {"type": "integer"},
+                                        "span": {"type": "array", "items": {"type": "integer"}},
+                                    },
+                                },
                                 "items": {
                                     "type": "array",
                                     "items": {

@@ -251,7 +251,8 @@
     return el("span", { class: "chips" }, seen.map(function (i) { return chip(reply, i); }));
   }
 
-  /** The sentence around the answer span, with the span highlighted. */
+  /** The evidence sentence of the answer (answer.evidence, else the sentence around the span),
+   *  with the short answer highlighted. */
   function answerContext(reply) {
     var answer = reply.answer;
     var p = reply.passages[answer.passage];
@@ -262,8 +263,15 @@
     var stop = /[。！？!?；;\n]/;
     var LIMIT = 70;
     var s = a, e = b;
-    while (s > 0 && a - s < LIMIT && !stop.test(cps[s - 1])) s--;
-    while (e < cps.length && e - b < LIMIT && !stop.test(cps[e - 1] || "")) e++;
+    var ev = answer.evidence;
+    if (ev && ev.passage === answer.passage && isInt(ev.span[0]) && isInt(ev.span[1])
+        && ev.span[0] <= a && ev.span[1] >= b && ev.span[1] <= cps.length) {
+      s = ev.span[0];
+      e = ev.span[1];
+    } else {
+      while (s > 0 && a - s < LIMIT && !stop.test(cps[s - 1])) s--;
+      while (e < cps.length && e - b < LIMIT && !stop.test(cps[e - 1] || "")) e++;
+    }
     if (s === a && e === b) return null; // the answer is the whole sentence already
     var before = s > 0 && !stop.test(cps[s - 1]) ? "…" : "";
     var after = e < cps.length && !stop.test(cps[e - 1]) ? "…" : "";
@@ -355,7 +363,9 @@
         passage: isInt(answer.passage) ? answer.passage : null,
         span: Array.isArray(answer.span) ? answer.span : null,
         items: Array.isArray(answer.items) ? answer.items.filter(function (it) { return it && it.text; }) : [],
-        confidence: typeof answer.confidence === "number" ? answer.confidence : null
+        confidence: typeof answer.confidence === "number" ? answer.confidence : null,
+        evidence: answer.evidence && Array.isArray(answer.evidence.span) && isInt(answer.evidence.passage)
+          ? answer.evidence : null
       },
       passages: Array.isArray(data.passages) ? data.passages : []
     };
@@ -401,17 +411,17 @@
     if (!found) {
       body.append(el("div", { class: "no-answer" }, [
         el("p", { class: "no-answer-title" }, "没有找到相关内容"),
-        el("p", { class: "no-answer-hint" }, reply.passages.length
+        el("p", { class: "no-answer-hint" }, typeof data.notice === "string" ? data.notice : reply.passages.length
           ? "新闻里没有能直接回答这个问题的内容。可以换个说法再问，或看看下面最接近的段落。"
           : "新闻里没有与这个问题相关的内容，可以换个说法再问。")
       ]));
     }
 
     var metaBits = [];
-    if (found && a.confidence !== null) {
-      var pct = Math.round(a.confidence * 100);
-      metaBits.push(el("span", { class: "confidence" + (a.confidence < 0.35 ? " low" : "") },
-        "置信度 " + pct + "%" + (a.confidence < 0.35 ? "（仅供参考）" : "")));
+    if (a.text && a.confidence !== null) {
+      // The model's probability that the corpus answers the question, said in words.
+      var sure = a.confidence >= 0.7;
+      metaBits.push(el("span", { class: "confidence" + (sure ? "" : " low") }, sure ? "较确定" : "仅供参考"));
     }
     if (typeof data.took_ms === "number") metaBits.push(el("span", null, "用时 " + Math.round(data.took_ms) + " 毫秒"));
     if (metaBits.length) body.append(el("p", { class: "answer-meta" }, metaBits));

@@ -1,0 +1,221 @@
+"""Fitting and measuring the answer model on SQuAD-style sets (CMRC2018 trial, DRCD dev).
+
+Every paragraph is a document; each question is asked of the whole set (open retrieval), and the
+reader sees the retrieved passages, never the gold paragraph.  Figures are reported only on data
+the model was not fitted on: fit on one set, measure on the other (and the other way round).
+
+Metrics are CMRC2018's official ones: punctuation and whitespace removed, exact match, and
+character F1 over the longest common substring, each the best over the gold answers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from qa_service.core.models import Hit, Query
+from qa_service.core.text import sentence_spans, strip_ws
+from qa_service.core.tokenizer import Tokenizer
+from qa_service.index.embedded.store import EmbeddedIndex
+from qa_service.index.fusion import FusionSettings
+from qa_service.qa.answer import answerable_probability
+from qa_service.qa.features import ANSWERABLE_FEATURES, SENTENCE_FEATURES, SPAN_FEATURES, question_view, span_features
+from qa_service.qa.kinds import answer_kind
+from qa_service.qa.model import AnswerModel, Logistic
+from qa_service.qa.question import parse_question
+from qa_service.qa.reader import READ_SENTENCES, read, sentence_candidates, span_candidates
+from qa_service.qa.retrieve import retrieve
+from qa_service.qa.scoring import Scorer
+
+_PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def normalise(text: str) -> str:
+    return _PUNCT.sub("", text or "").lower()
+
+
+def _lcs(a: str, b: str) -> int:
+    """Length of the longest common substring."""
+    best = 0
+    prev = [0] * (len(b) + 1)
+    for ch in a:
+        cur = [0] * (len(b) + 1)
+        for j, other in enumerate(b, 1):
+            if ch == other:
+                cur[j] = prev[j - 1] + 1
+                best = max(best, cur[j])
+        prev = cur
+    return best
+
+
+def char_f1(prediction: str | None, golds: Sequence[str]) -> float:
+    pred = normalise(prediction or "")
+    best = 0.0
+    for gold in golds:
+        g = normalise(gold)
+        n = _lcs(pred, g) if pred and g else 0
+        if n:
+            p, r = n / len(pred), n / len(g)
+            best = max(best, 2 * p * r / (p + r))
+    return best
+
+
+def exact(prediction: str | None, golds: Sequence[str]) -> bool:
+    return prediction is not None and normalise(prediction) in {normalise(g) for g in golds}
+
+
+def contains(text: str | None, golds: Sequence[str]) -> bool:
+    return text is not None and any(strip_ws(g) and strip_ws(g) in strip_ws(text) for g in golds)
+
+
+@dataclass
+class Example:
+    """One question with what retrieval gave the reader."""
+
+    question: str
+    golds: list[str]
+    query: Query
+    hits: list[Hit]
+    scorer: Scorer
+
+
+def examples_for(
+    index: EmbeddedIndex,
+    questions: Sequence[tuple[str, list[str]]],
+    histories: Sequence[Sequence[dict[str, str]]] | None = None,
+) -> list[Example]:
+    """Each (question, gold answers) asked of ``index`` (open retrieval, the top 5 passages)."""
+    ranker = index.make_ranker(None, FusionSettings())
+    out = []
+    for n, (question, golds) in enumerate(questions):
+        query = parse_question(index.tokenizer, question, histories[n] if histories else ())
+        hits = retrieve(ranker, query, 5)[:5]
+        out.append(Example(question, golds, query, hits, Scorer(query, index.term_idf, index.max_idf)))
+    return out
+
+
+def _sentence_rows(ex: Example) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    view = question_view(ex.query, answer_kind(ex.query.text))
+    cands = sentence_candidates(view, ex.scorer, ex.hits)
+    if not cands:
+        return np.zeros((0, len(SENTENCE_FEATURES))), np.zeros(0), []
+    x = np.stack([c.features for c in cands])
+    y = np.array([contains(ex.hits[c.passage].chunk.text[c.start : c.end], ex.golds) for c in cands], dtype=float)
+    return x, y, cands
+
+
+def fit_readers(
+    examples: Sequence[Example], tokenizer: Tokenizer, l2: float = 1.0, weights: Sequence[float] | None = None
+) -> AnswerModel:
+    """Fit the sentence model, then the span model on the spans of the sentences it ranks first (the
+    answerable scorer is left empty: evaluation/fit.py fits it).  ``weights``: how much each
+    question counts (default: once)."""
+    weights = list(weights) if weights is not None else [1.0] * len(examples)
+    rows = [_sentence_rows(ex) for ex in examples]
+    kept = [(r, w) for r, w in zip(rows, weights, strict=True) if len(r[1])]
+    xs = np.concatenate([r[0] for r, _ in kept])
+    ys = np.concatenate([r[1] for r, _ in kept])
+    ws = np.concatenate([np.full(len(r[1]), w) for r, w in kept])
+    sentence = Logistic.fit(xs, ys, SENTENCE_FEATURES, l2=l2, sample_weight=ws)
+    span_x, span_y, span_w = [], [], []
+    for ex, (x, y, cands), w in zip(examples, rows, weights, strict=True):
+        if not len(y):
+            continue
+        probs = sentence.prob(x)
+        view = question_view(ex.query, answer_kind(ex.query.text))
+        chosen = set(np.argsort(-probs, kind="stable")[:READ_SENTENCES].tolist()) | set(np.flatnonzero(y).tolist())
+        for i in chosen:
+            c = cands[i]
+            text = ex.hits[c.passage].chunk.text[c.start : c.end]
+            for sp in span_candidates(tokenizer, text):
+                span_x.append(span_features(view, text, sp.start, sp.end, sp.clause, float(probs[i])))
+                span_y.append(char_f1(text[sp.start : sp.end], ex.golds))  # soft label: the model learns F1
+                span_w.append(w)
+    span = Logistic.fit(np.stack(span_x), np.array(span_y, dtype=float), SPAN_FEATURES, l2=l2, sample_weight=span_w)
+    empty = Logistic(ANSWERABLE_FEATURES, np.zeros(len(ANSWERABLE_FEATURES)))
+    return AnswerModel(sentence, span, empty, threshold=0.0, meta={})
+
+
+@dataclass
+class AnswerFigures:
+    n: int = 0
+    answered: float = 0.0
+    exact: float = 0.0
+    f1: float = 0.0
+    contains: float = 0.0
+    evidence_contains: float = 0.0
+    naive_contains: float = 0.0
+    naive_f1: float = 0.0
+    curve: list[tuple[float, float, float]] = field(default_factory=list)  # (threshold, coverage, precision)
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [
+            ("questions", str(self.n)),
+            ("answered", f"{self.answered:.3f}"),
+            ("short answer exact match", f"{self.exact:.3f}"),
+            ("short answer char F1", f"{self.f1:.3f}"),
+            ("short answer contains gold", f"{self.contains:.3f}"),
+            ("evidence contains gold", f"{self.evidence_contains:.3f}"),
+            ("naive sentence contains gold", f"{self.naive_contains:.3f}"),
+            ("naive sentence char F1", f"{self.naive_f1:.3f}"),
+        ]
+
+
+def naive_sentence(ex: Example) -> str | None:
+    """The baseline: the sentence of the top passage sharing the most characters with the question."""
+    if not ex.hits:
+        return None
+    text = ex.hits[0].chunk.text
+    q = set(ex.question)
+    spans = sentence_spans(text)
+    if not spans:
+        return None
+    s, e = max(spans, key=lambda sp: len(q & set(text[sp[0] : sp[1]])))
+    return text[s:e]
+
+
+def measure(model: AnswerModel, examples: Sequence[Example], tokenizer: Tokenizer, index: Any) -> AnswerFigures:
+    """Figures of ``model`` on ``examples`` (which it must not have been fitted on), asked of ``index``."""
+    out = AnswerFigures(n=len(examples))
+    graded: list[tuple[float, float]] = []  # (probability, F1)
+    for ex in examples:
+        naive = naive_sentence(ex)
+        out.naive_contains += contains(naive, ex.golds)
+        out.naive_f1 += char_f1(naive, ex.golds)
+        r = read(model, tokenizer, ex.query, ex.scorer, ex.hits)
+        if r is None:
+            graded.append((0.0, 0.0))
+            continue
+        text = ex.hits[r.passage].chunk.text
+        short, evidence = text[r.span[0] : r.span[1]], text[r.evidence[0] : r.evidence[1]]
+        confidence = answerable_probability(model, ex.scorer, ex.query, r, ex.hits[r.passage], index.document_text)
+        answered = confidence >= model.threshold
+        f1 = char_f1(short, ex.golds)
+        graded.append((confidence, f1))
+        if answered:
+            out.answered += 1
+            out.exact += exact(short, ex.golds)
+            out.f1 += f1
+            out.contains += contains(short, ex.golds)
+            out.evidence_contains += contains(evidence, ex.golds)
+    n = max(1, out.n)
+    for name in ("answered", "exact", "f1", "contains", "evidence_contains", "naive_contains", "naive_f1"):
+        vars(out)[name] /= n
+    out.curve = precision_coverage(graded)
+    return out
+
+
+def precision_coverage(graded: list[tuple[float, float]], steps: int = 10) -> list[tuple[float, float, float]]:
+    """(threshold, share answered, mean F1 of those answered) at probability thresholds."""
+    probs = np.array([p for p, _ in graded])
+    f1 = np.array([f for _, f in graded])
+    out = []
+    for q in np.linspace(0, 0.9, steps):
+        t = float(np.quantile(probs, q)) if len(probs) else 0.0
+        kept = probs >= t
+        out.append((t, float(kept.mean()) if len(kept) else 0.0, float(f1[kept].mean()) if kept.any() else 0.0))
+    return out

@@ -1,0 +1,100 @@
+"""What kind of answer a question asks for, and where things of that kind stand in a text.
+
+The kind is read from the question word and the noun next to it (谁 -> a person, 哪天 -> a date,
+多少钱 -> a number, 哪个部门 -> an organisation, 为什么 -> a reason).  Finding things of a kind
+in a sentence is by their written shape (dates, numbers with units, quoted titles, names after a
+title or ending in an office/place suffix), which carries from one corpus to another.
+"""
+
+from __future__ import annotations
+
+import re
+
+from qa_service.core.lexicon import ORG_SUFFIXES, PLACE_SUFFIXES, ROLE
+
+KINDS = ("person", "date", "number", "place", "org", "title", "reason", "method", "yesno", "other")
+
+_KIND_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("reason", re.compile(r"为什么|为何|原因|何故|因为什么|什么缘故")),
+    ("method", re.compile(r"怎么|怎样|如何|什么(?:办法|方法|方式|措施|手段|途径)|哪些(?:措施|办法|方式)")),
+    (
+        "date",
+        re.compile(
+            r"什么时候|何时|哪天|哪一天|几月几[日号]|几号|哪一?年|哪个?月|什么时间|哪个时期|何年|几时|哪个朝代|什么朝代"
+        ),
+    ),
+    ("person", re.compile(r"谁|哪位|哪一位|何人|什么人|哪个人|哪些人|哪几位")),
+    (
+        "number",
+        re.compile(
+            r"多少|几[个项次名家人条万亿天年月岁种座所件位张部首场期批倍层届集只头]|百分之几|比例|多大|多高|多长|"
+            r"多重|多远|多深|多宽|多久|第几|几成|多少钱|几何"
+        ),
+    ),
+    ("place", re.compile(r"哪里|哪儿|什么地方|何处|何地|在哪|哪个(?:国家|城市|省|地区|县|市|区|镇|村|地方)|哪国|哪座")),
+    (
+        "org",
+        re.compile(
+            r"哪(?:个|家|所)?(?:部门|单位|公司|机构|组织|学校|大学|医院|企业|政党|球队|团体)|什么(?:部门|单位|机构|组织)"
+        ),
+    ),
+    (
+        "title",
+        re.compile(r"叫什么|名字|名称|称号|称为什么|简称|全称|什么(?:书|作品|歌|电影|节目|游戏|奖)|哪(?:部|本|首)"),
+    ),
+    ("yesno", re.compile(r"是否|是不是|有没有|能不能|会不会|对不对")),
+]
+
+
+def answer_kind(question: str) -> str:
+    """The kind of answer ``question`` asks for (one of KINDS)."""
+    for kind, pattern in _KIND_PATTERNS:
+        if pattern.search(question):
+            return kind
+    return "other"
+
+
+# Where things of each kind stand in a text.  Each pattern's whole match is a candidate answer.
+_CN_NUM = "零〇一二三四五六七八九十百千万亿两"
+DATE = re.compile(
+    rf"(?:公元前?)?(?:\d{{1,4}}|[{_CN_NUM}]{{2,4}})\s*年(?:\s*\d{{1,2}}\s*月(?:\s*\d{{1,2}}\s*[日号])?)?"
+    rf"|\d{{1,2}}\s*月\s*\d{{1,2}}\s*[日号]|\d{{1,2}}\s*月(?:份|上旬|中旬|下旬)?|\d{{4}}-\d{{1,2}}(?:-\d{{1,2}})?"
+    rf"|[{_CN_NUM}\d]+世纪(?:[{_CN_NUM}\d]+年代)?(?:[初中末]期?)?|[上下]午\d{{1,2}}[时点]|今年|去年|明年|近日|日前"
+)
+NUMBER = re.compile(
+    rf"(?:约|近|超过|逾|达|共)?[\d.,，]*\d(?:[\d.,]*\d)?\s*(?:%|‰|[多余]?[万亿千百]?[{_CN_NUM}]?"
+    r"(?:个|项|次|名|家|人|条|元|美元|块|岁|年|月|天|日|小时|分钟|秒|米|公里|千米|平方米|平方公里|亩|公顷|吨|千克|公斤|克|"
+    r"座|所|件|位|张|部|首|场|期|批|倍|层|届|集|只|头|辆|架|艘|户|套|台|册|卷|篇|份|周|公顷|里|英里|英尺|度|分|票|种|类|例|起|处)?)"
+    rf"|[{_CN_NUM}]{{1,6}}(?:个|项|次|名|家|人|条|元|岁|年|天|座|所|件|位|倍|层|届|种|类|例|起|处|期|批)"
+    r"|百分之[零〇一二三四五六七八九十百点]+"
+)
+# A figure with its unit (20项, 3.7万余元, 22.31%): an answer to 多少 keeps its unit.
+NUMBER_UNIT = re.compile(
+    rf"(?:约|近|超过|逾|达|共)?(?:[\d.,]*\d|[{_CN_NUM}]{{1,6}})\s*(?:[多余]?[万亿千百]?[多余]?)?"
+    r"(?:%|‰|个百分点|个|项|次|名|家|人|条|元|美元|块|岁|年|月|天|日|小时|分钟|秒|米|公里|千米|平方米|平方公里|亩|公顷|吨|"
+    r"千克|公斤|克|座|所|件|位|张|部|首|场|期|批|倍|层|届|集|只|头|辆|架|艘|户|套|台|册|卷|篇|份|周|里|度|分|票|种|类|例|起|处|段)"
+    r"|[\d.,]*\d\s*[万亿][多余]?"
+)
+TITLE = re.compile(r"《[^《》]{1,40}》|“[^“”]{2,30}”|「[^「」]{2,30}」|‘[^‘’]{2,30}’")
+PERSON = re.compile(
+    rf"(?:副|常务副?|代)?(?:{ROLE.pattern})[\u4e00-\u9fff]{{2,3}}|[\u4e00-\u9fff]{{1,3}}·[\u4e00-\u9fff]{{1,6}}"
+)
+_ORG = "|".join(sorted(ORG_SUFFIXES, key=len, reverse=True))
+_PLACE = "|".join(sorted(PLACE_SUFFIXES, key=len, reverse=True))
+ORG = re.compile(rf"[\u4e00-\u9fff]{{2,12}}?(?:{_ORG})")
+PLACE = re.compile(rf"[\u4e00-\u9fff]{{1,8}}?(?:{_PLACE}|国|州|洲|岛|山|河|江|湖|海|路)")
+
+SHAPES: dict[str, re.Pattern[str]] = {
+    "date": DATE,
+    "number": NUMBER,
+    "title": TITLE,
+    "person": PERSON,
+    "org": ORG,
+    "place": PLACE,
+}
+
+
+def has_shape(kind: str, text: str) -> bool:
+    """True if ``text`` holds something of ``kind`` (kinds without a shape always match)."""
+    pattern = SHAPES.get(kind)
+    return True if pattern is None else bool(pattern.search(text))

@@ -1,0 +1,147 @@
+"""Reading the best passages: the evidence sentence and, inside it, the short answer.
+
+Candidates are every sentence of the top passages and, in the most likely sentences, every run of
+one to eight words that does not cross punctuation, plus the typed shapes (dates, numbers, titles,
+names) and whole clauses.  The fitted model (model.py, weights in ``answer_model.json``) scores
+sentences, then spans; the span's probability times its sentence's is the answer's confidence, and
+below the model's threshold the service abstains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa_service.core.models import Hit, Query
+from qa_service.core.text import sentence_spans
+from qa_service.core.tokenizer import Tokenizer
+from qa_service.qa.features import (
+    ANSWERABLE_FEATURES,
+    PUNCT,
+    SENTENCE_FEATURES,
+    SPAN_FEATURES,
+    QuestionView,
+    question_view,
+    sentence_features,
+    span_features,
+)
+from qa_service.qa.kinds import NUMBER_UNIT, SHAPES, answer_kind
+from qa_service.qa.model import AnswerModel
+from qa_service.qa.scoring import Scorer
+
+MODEL_FILE = Path(__file__).resolve().parent / "answer_model.json"
+FOCUS = SENTENCE_FEATURES.index("focus_present")
+READ_PASSAGES = 3  # sentences come from this many top passages
+READ_SENTENCES = 4  # spans come from this many best sentences
+MAX_SPAN_WORDS = 8
+MAX_CLAUSE_CHARS = 40
+
+
+@dataclass(frozen=True)
+class SentenceCandidate:
+    passage: int
+    start: int
+    end: int
+    features: np.ndarray
+
+
+@dataclass(frozen=True)
+class SpanCandidate:
+    start: int  # offsets in the sentence
+    end: int
+    clause: bool
+
+
+@dataclass(frozen=True)
+class Reading:
+    passage: int
+    evidence: tuple[int, int]  # the sentence, offsets in the passage's text
+    span: tuple[int, int]  # the short answer, offsets in the passage's text
+    probability: float  # P(the short answer is right), the model's
+    sentence_probability: float
+    coverage: float  # how much of the question the evidence sentence holds (scoring.Scorer)
+    best_coverage: float  # … and the sentence of the top passages that holds most of it
+
+
+def load_model(path: Path = MODEL_FILE) -> AnswerModel:
+    return AnswerModel.load(path, (SENTENCE_FEATURES, SPAN_FEATURES, ANSWERABLE_FEATURES))
+
+
+def sentence_candidates(view: QuestionView, scorer: Scorer, hits: Sequence[Hit]) -> list[SentenceCandidate]:
+    """Every sentence of the top passages, with its features."""
+    top = hits[0].score if hits and hits[0].score > 0 else 1.0
+    focus = [f for f in scorer.focus if len(f) >= 2]
+    out = []
+    for p, hit in enumerate(hits[:READ_PASSAGES]):
+        text = hit.chunk.text
+        for n, (s, e) in enumerate(sentence_spans(text)):
+            sentence = text[s:e]
+            low = sentence.lower()
+            x = sentence_features(
+                view, sentence, scorer.coverage(sentence), any(f in low for f in focus), p, hit.score / top, n == 0
+            )
+            out.append(SentenceCandidate(p, s, e, x))
+    return out
+
+
+def span_candidates(tokenizer: Tokenizer, sentence: str) -> list[SpanCandidate]:
+    """Runs of one to MAX_SPAN_WORDS words inside one clause, typed shapes, and whole clauses."""
+    found: dict[tuple[int, int], bool] = {}
+    clause_start = 0
+    bounds: list[int] = []  # word starts in the current clause
+    pos = 0
+    for w in [*tokenizer.cut(sentence), "。"]:
+        if w in PUNCT or not w.strip():
+            _runs([*bounds, pos], found)
+            if 0 < pos - clause_start <= MAX_CLAUSE_CHARS:
+                found[(clause_start, pos)] = True
+            bounds, clause_start = [], pos + len(w)
+        else:
+            bounds.append(pos)
+        pos += len(w)
+    for pattern in (*SHAPES.values(), NUMBER_UNIT):
+        for m in pattern.finditer(sentence):
+            found.setdefault((m.start(), m.end()), False)
+    found.setdefault((0, len(sentence.rstrip(PUNCT))), True)  # the whole sentence, for why/how questions
+    return [SpanCandidate(s, e, c) for (s, e), c in found.items() if e > s and sentence[s:e].strip()]
+
+
+def _runs(edges: list[int], found: dict[tuple[int, int], bool]) -> None:
+    """Every run of up to MAX_SPAN_WORDS consecutive words, given the words' start offsets and the end."""
+    for i in range(len(edges) - 1):
+        for j in range(i + 1, min(i + MAX_SPAN_WORDS, len(edges) - 1) + 1):
+            found.setdefault((edges[i], edges[j]), False)
+
+
+def read(model: AnswerModel, tokenizer: Tokenizer, query: Query, scorer: Scorer, hits: Sequence[Hit]) -> Reading | None:
+    """The most likely evidence sentence and short answer in ``hits``, or None if there is none."""
+    view = question_view(query, answer_kind(query.text))
+    sentences = sentence_candidates(view, scorer, hits)
+    # The answer to 谁陪同… says 陪同: when some sentence holds the words next to the question word,
+    # only those can answer (the others restate the rest of the question).
+    focused = [c for c in sentences if c.features[FOCUS] > 0]
+    sentences = focused or sentences
+    if not sentences:
+        return None
+    s_prob = model.sentence.prob(np.stack([c.features for c in sentences]))
+    best: Reading | None = None
+    most = max(float(c.features[1]) for c in sentences)
+    for i in np.argsort(-s_prob, kind="stable")[:READ_SENTENCES]:
+        cand = sentences[int(i)]
+        text = hits[cand.passage].chunk.text[cand.start : cand.end]
+        spans = span_candidates(tokenizer, text)
+        if not spans:
+            continue
+        x = np.stack([span_features(view, text, c.start, c.end, c.clause, float(s_prob[i])) for c in spans])
+        probs = model.span.prob(x)
+        j = int(np.argmax(probs))
+        prob = float(probs[j] * s_prob[i])
+        if best is None or prob > best.probability:
+            span = (cand.start + spans[j].start, cand.start + spans[j].end)
+            best = Reading(
+                cand.passage, (cand.start, cand.end), span, prob, float(s_prob[i]), float(cand.features[1]), most
+            )
+    return best
