@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from qa_service.core.models import Hit, Query
-from qa_service.core.text import sentence_spans, strip_ws
+from qa_service.core.text import strip_ws
 from qa_service.core.tokenizer import Tokenizer
+from qa_service.evaluation.seed import naive_sentence
 from qa_service.index.embedded.store import EmbeddedIndex
 from qa_service.index.fusion import FusionSettings
 from qa_service.qa.answer import answerable_probability
@@ -165,25 +166,12 @@ class AnswerFigures:
         ]
 
 
-def naive_sentence(ex: Example) -> str | None:
-    """The baseline: the sentence of the top passage sharing the most characters with the question."""
-    if not ex.hits:
-        return None
-    text = ex.hits[0].chunk.text
-    q = set(ex.question)
-    spans = sentence_spans(text)
-    if not spans:
-        return None
-    s, e = max(spans, key=lambda sp: len(q & set(text[sp[0] : sp[1]])))
-    return text[s:e]
-
-
 def measure(model: AnswerModel, examples: Sequence[Example], tokenizer: Tokenizer, index: Any) -> AnswerFigures:
     """Figures of ``model`` on ``examples`` (which it must not have been fitted on), asked of ``index``."""
     out = AnswerFigures(n=len(examples))
     graded: list[tuple[float, float]] = []  # (probability, F1)
     for ex in examples:
-        naive = naive_sentence(ex)
+        naive = naive_sentence(ex.question, ex.hits[0].chunk.text if ex.hits else None)
         out.naive_contains += contains(naive, ex.golds)
         out.naive_f1 += char_f1(naive, ex.golds)
         r = read(model, tokenizer, ex.query, ex.scorer, ex.hits)

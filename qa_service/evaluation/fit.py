@@ -131,7 +131,7 @@ def fit_answerable(readers: AnswerModel, data: Sequence[Labelled]) -> tuple[Logi
         r = read(readers, item.index.tokenizer, ex.query, ex.scorer, ex.hits)
         if r is None:
             continue
-        x.append(_answerable_row(readers, item, r))
+        x.append(_answerable_row(item, r))
         y.append(float(item.answerable))
         names.append(item.name)
     sizes = {n: names.count(n) for n in set(names)}
@@ -147,7 +147,7 @@ def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> flo
     return float(values[order][min(int(np.searchsorted(cum, q)), len(values) - 1)])
 
 
-def _answerable_row(readers: AnswerModel, item: Labelled, r: Reading) -> np.ndarray:
+def _answerable_row(item: Labelled, r: Reading) -> np.ndarray:
     ex = item.example
     return answerable_inputs(ex.scorer, ex.query, r, ex.hits[r.passage], item.index.document_text)
 

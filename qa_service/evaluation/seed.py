@@ -140,7 +140,8 @@ def _score(q: dict[str, Any], res: dict[str, Any], rep: SeedReport, tally: _Tall
         ok = _holds(short, golds, q)
         tally.answer_ok.append(ok)
         tally.evidence_ok.append(_holds(evidence, golds, q))
-        tally.naive_ok.append(_holds(naive_sentence(q["question"], res["passages"]), golds, q))
+        top = res["passages"][0]["text"] if res["passages"] else None
+        tally.naive_ok.append(_holds(naive_sentence(q["question"], top), golds, q))
         if not ok:
             rep.failures.append(f"{q['id']} answer {short!r} lacks {golds[0]!r}")
 
@@ -165,11 +166,11 @@ def _holds(text: str | None, golds: list[str], q: dict[str, Any]) -> bool:
     return all(any(strip_ws(g) in t for g in answers) for answers in slots)
 
 
-def naive_sentence(question: str, passages: list[dict[str, Any]]) -> str | None:
-    """The baseline: the top passage's sentence sharing the most characters with the question."""
-    if not passages:
+def naive_sentence(question: str, text: str | None) -> str | None:
+    """The baseline: the sentence of ``text`` (the top passage's) sharing the most characters with
+    the question."""
+    if not text:
         return None
-    text = passages[0]["text"]
     spans = sentence_spans(text)
     if not spans:
         return None

@@ -15,6 +15,7 @@ from qa_service.core.settings import PACKAGE_DIR, Settings, from_env
 from qa_service.index.fusion import FusionSettings
 from qa_service.ops.build import configured_embedder, ensure_backend
 from qa_service.ops.live import LiveIndex
+from qa_service.qa.reader import load_model
 from qa_service.qa.service import QAService
 from qa_service.web.errors import error_response, status_of
 from qa_service.web.openapi import openapi_spec
@@ -166,9 +167,10 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     app.json.sort_keys = False
     embedder = configured_embedder(settings)
     fusion = FusionSettings.from_settings(settings)
+    model = load_model()  # once: every index version the app loads is answered by the same model
 
     def make_service(backend):
-        return QAService(backend, embedder, fusion)
+        return QAService(backend, embedder, fusion, model)
 
     error = None
     if service is None:
