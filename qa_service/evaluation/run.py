@@ -13,6 +13,7 @@ from typing import Any
 from qa_service.core.models import Corpus
 from qa_service.core.settings import Settings
 from qa_service.evaluation.cmrc import DEFAULT_CMRC, RetrievalResult, cmrc_documents, mcnemar, retrieve_cmrc
+from qa_service.evaluation.lists import list_figures
 from qa_service.evaluation.milvus import MilvusEval, milvus_eval
 from qa_service.evaluation.modes import Mode, eval_modes, milvus_modes, parse_weights
 from qa_service.evaluation.report import print_report
@@ -135,6 +136,7 @@ def _eval_cmrc(run: _Run, cmrc_path: Path) -> dict[str, RetrievalResult]:
     res: dict[str, Any] = cmrc_results["bm25"].metrics()
     res["seconds"] = round(time.perf_counter() - t0, 1)
     out["cmrc2018_trial"] = {"paragraphs": len(docs), **{k: round(v, 4) for k, v in res.items()}}
+    out["cmrc2018_trial_lists"] = list_figures(modes[0].service(index), qs)
     _embed(index, embedder, run.s, "cmrc2018_trial", out)
     indexes = _indexes(modes, index, cmrc_corpus, "cmrc", run.mv, run.settings)
     for m in modes[1:]:

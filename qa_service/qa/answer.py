@@ -17,8 +17,9 @@ import numpy as np
 from qa_service.core.models import Answer, AnswerItem, Evidence, Hit, Query
 from qa_service.core.text import strip_ws
 from qa_service.core.tokenizer import Tokenizer
+from qa_service.qa.enumerate import asks_for_list, best_enumeration
 from qa_service.qa.features import answerable_features
-from qa_service.qa.listing import dated, list_items, list_spec
+from qa_service.qa.listing import ListSpec, dated, list_items, list_spec
 from qa_service.qa.model import AnswerModel
 from qa_service.qa.reader import Reading, read
 from qa_service.qa.scoring import Scorer
@@ -81,30 +82,62 @@ def compose(
     max_idf: float,
     doc_text: Callable[[str], str] | None = None,
 ) -> tuple[Answer, list[Hit]]:
-    """The answer and the passages to return (top_k best, plus any an item cites)."""
+    """The answer and the passages to return (top_k best, plus any a list item cites)."""
     scorer = Scorer(query, idf, max_idf)
     passages = list(pool[:top_k])
-    spec = list_spec(query.question) or (list_spec(query.text) if query.followup else None)
-    items: list[tuple[str, list[int]]] = []
-    if spec is not None:
-        topic = Scorer(query, idf, max_idf, exclude=(spec.label, *spec.heads), topic=True)
-        raw = list_items(spec, tokenizer, topic, query, dated(query.text, pool), doc_text)
-        # Return every passage an item cites, even from beyond top_k, best first.
-        cited = {c for _, ids in raw for c in ids}
-        passages = [h for i, h in enumerate(pool) if i < top_k or h.chunk.id in cited]
-        position = {h.chunk.id: i for i, h in enumerate(passages)}
-        items = [(n, [position[c] for c in ids]) for n, ids in raw]
-    answer = Answer(text=None, passage=None, items=[AnswerItem(n, ps) for n, ps in items])
+    answer = Answer(text=None, passage=None)
     reading = read(model, tokenizer, query, scorer, passages) if passages else None
-    if reading is None:
-        return answer, passages
-    p = reading.passage
-    confidence = answerable_probability(model, scorer, query, reading, passages[p], doc_text)
-    answer.confidence = round(confidence, 4)
-    if confidence >= model.threshold:
-        text = passages[p].chunk.text
-        answer.text = text[reading.span[0] : reading.span[1]]
-        answer.passage = p
-        answer.span = reading.span
-        answer.evidence = Evidence(text[reading.evidence[0] : reading.evidence[1]], p, reading.evidence)
+    if reading is not None:
+        p = reading.passage
+        answer.confidence = round(answerable_probability(model, scorer, query, reading, passages[p], doc_text), 4)
+        if answer.confidence >= model.threshold:
+            text = passages[p].chunk.text
+            answer.text = text[reading.span[0] : reading.span[1]]
+            answer.passage = p
+            answer.span = reading.span
+            answer.evidence = Evidence(text[reading.evidence[0] : reading.evidence[1]], p, reading.evidence)
+    spec = list_spec(query.question) or (list_spec(query.text) if query.followup else None)
+    if spec is not None or asks_for_list(query.text):
+        items, passages = _list_answer(spec, tokenizer, query, pool, top_k, reading, Scorer, (idf, max_idf), doc_text)
+        answer.items = items
     return answer, passages
+
+
+def _list_answer(
+    spec: ListSpec | None,
+    tokenizer: Tokenizer,
+    query: Query,
+    pool: Sequence[Hit],
+    top_k: int,
+    reading: Reading | None,
+    scorer_type: type[Scorer],
+    idf: tuple[Callable[[str], float | None], float],
+    doc_text: Callable[[str], str] | None,
+) -> tuple[list[AnswerItem], list[Hit]]:
+    """Every item a list question asks for, and the passages to return: typed names (哪些街道) from
+    all passages about the question, else the run one sentence or paragraph lists (哪五个行动)."""
+    topic = scorer_type(query, *idf, exclude=(spec.label, *spec.heads) if spec else (), topic=True)
+    raw: list[tuple[str, list[str]]] = []
+    if spec is not None and spec.kind != "spot":
+        raw = list_items(spec, tokenizer, topic, query, dated(query.text, pool), doc_text)
+    if not raw:
+        evidence = (reading.passage, *reading.evidence) if reading else None
+        # A list about 中原区 is not read from a document that never names 中原区.
+        readable = [h if _names_held(query, h, doc_text) else None for h in pool[:top_k]]
+        listed = best_enumeration(query.text, topic.coverage, readable, evidence)
+        if listed is not None:
+            cid = pool[listed.passage].chunk.id
+            raw = [(i, [cid]) for i in dict.fromkeys(listed.items)]
+    # Return every passage an item cites, even from beyond top_k, best first.
+    cited = {c for _, ids in raw for c in ids}
+    passages = [h for i, h in enumerate(pool) if i < top_k or h.chunk.id in cited]
+    position = {h.chunk.id: i for i, h in enumerate(passages)}
+    return [AnswerItem(n, [position[c] for c in ids]) for n, ids in raw], passages
+
+
+def _names_held(query: Query, hit: Hit, doc_text: Callable[[str], str] | None) -> bool:
+    """The hit's document names every place, person and organisation the question names."""
+    if doc_text is None or not query.names:
+        return True
+    text = strip_ws(doc_text(hit.chunk.doc_id))
+    return all(strip_ws(n) in text for n in query.names)
