@@ -102,3 +102,30 @@ def test_a_list_question_without_a_typed_head_gets_the_run_cited():
     answer, passages = compose(load_model(), tok, query, pool, 2, lambda t: idf.get(t), 4.0, None)
     assert [i.text for i in answer.items] == ["清淤", "护岸", "绿化"]
     assert all(passages[i.passages[0]].chunk.doc_id == "d" and i.passages == [0] for i in answer.items)
+
+
+def test_numbered_section_headings_of_a_document_are_a_list_each_item_cited_to_its_section():
+    def chunk(n: int, text: str, section: str | None) -> Hit:
+        c = Chunk(f"r#{n}", text, 0, len(text), "r", n, "年度报告", section=section)
+        return Hit(chunk=c, score=10.0 - n, rank=n)
+
+    pool = [
+        chunk(0, "本报告总结全年工作。", None),
+        chunk(2, "全年新增绿地。", "二、改善生态环境，建设宜居城市"),
+        chunk(1, "全年新增岗位。", "一、稳定就业，保障民生"),
+        chunk(3, "全年新修道路。", "三、完善基础设施"),
+    ]
+    listed = best_enumeration("年度报告分为哪几个部分？", lambda t: 1.0 if "年度报告" in t else 0.0, pool[:1], None, pool)
+    assert listed is not None
+    assert listed.items == ("稳定就业", "改善生态环境", "完善基础设施")
+    assert listed.cites == ("r#1", "r#2", "r#3")
+
+
+def test_names_sharing_one_suffix_are_each_whole_and_none_is_made_up():
+    from qa_service.qa.entities import shared_suffix_names
+
+    assert shared_suffix_names("副区长对东湖路、西山南路街道进行督导", ("街道", "镇")) == ["东湖路街道"]
+    # A one-character suffix would turn 广西、云南各省 into 广西省: not a name the text supports.
+    assert shared_suffix_names("分布于广西、云南各省", ("省", "区")) == []
+    # Items that carry their own suffix are whole already.
+    assert shared_suffix_names("东湖街道、西山街道", ("街道",)) == []

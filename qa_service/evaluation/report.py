@@ -92,6 +92,6 @@ def _print_cmrc(out: dict[str, Any], names: list[str], table: _Table) -> None:
             print(f"  {k:<31}{c[k]:.4f}")
     lists = out.get("cmrc2018_trial_lists")
     if lists:
-        print("  list questions (rules not written on this set; see evaluation/lists.py):")
+        print("  list questions (see evaluation/lists.py and docs/answers.md#lists):")
         for k, v in lists.items():
             print(f"    {k:<42}{v}")

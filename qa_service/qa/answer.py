@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from qa_service.core.lexicon import PLACE_SUFFIXES
 from qa_service.core.models import Answer, AnswerItem, Evidence, Hit, Query
 from qa_service.core.text import strip_ws
 from qa_service.core.tokenizer import Tokenizer
@@ -117,17 +118,24 @@ def _list_answer(
     """Every item a list question asks for, and the passages to return: typed names (哪些街道) from
     all passages about the question, else the run one sentence or paragraph lists (哪五个行动)."""
     topic = scorer_type(query, *idf, exclude=(spec.label, *spec.heads) if spec else (), topic=True)
+    # Places (哪些地区, 哪些城市) are listed by the evidence sentence's run first: place names are
+    # everywhere in passages about a topic, the run says which ones the question means.  On
+    # CMRC2018's list questions this raised item precision 0.557 -> 0.567 and part recall
+    # 0.366 -> 0.401; the same order for every kind lowered the seed set's recall 0.80 -> 0.64.
+    typed = spec is not None and spec.kind != "spot"
+    places_first = typed and spec.suffixes == PLACE_SUFFIXES
     raw: list[tuple[str, list[str]]] = []
-    if spec is not None and spec.kind != "spot":
+    if typed and not places_first:
         raw = list_items(spec, tokenizer, topic, query, dated(query.text, pool), doc_text)
     if not raw:
         evidence = (reading.passage, *reading.evidence) if reading else None
         # A list about 中原区 is not read from a document that never names 中原区.
         readable = [h if _names_held(query, h, doc_text) else None for h in pool[:top_k]]
-        listed = best_enumeration(query.text, topic.coverage, readable, evidence)
+        listed = best_enumeration(query.text, topic.coverage, readable, evidence, pool)
         if listed is not None:
-            cid = pool[listed.passage].chunk.id
-            raw = [(i, [cid]) for i in dict.fromkeys(listed.items)]
+            raw = list({i: [c] for i, c in zip(listed.items, listed.cites, strict=True)}.items())
+    if not raw and places_first:
+        raw = list_items(spec, tokenizer, topic, query, dated(query.text, pool), doc_text)
     # Return every passage an item cites, even from beyond top_k, best first.
     cited = {c for _, ids in raw for c in ids}
     passages = [h for i, h in enumerate(pool) if i < top_k or h.chunk.id in cited]

@@ -16,6 +16,7 @@ from qa_service.core.lexicon import (
     COMPOUND_SURNAMES,
     NAME_SUFFIXES,
     OFFICE_SUFFIXES,
+    PLACE_SUFFIXES,
     SURNAMES,
 )
 from qa_service.core.tokenizer import Tokenizer
@@ -62,7 +63,42 @@ def org_names(tokenizer: Tokenizer, text: str, suffixes: tuple[str, ...]) -> lis
         suffix = next(s for s in suffixes if w.endswith(s))
         if len(w) - len(suffix) >= 2 or (len(w) >= 3 and len(suffix) == 1):
             out.append(w)
+    return out + shared_suffix_names(text, suffixes)
+
+
+def shared_suffix_names(text: str, suffixes: tuple[str, ...]) -> list[str]:
+    """航海东路、紫荆山南路街道 -> 航海东路街道: coordinated names written with their suffix once, at the
+    end.  Only when no earlier item carries a name suffix of its own (东城区、西城区 are whole)."""
+    # Two-character place suffixes only: 办, 联, 区, 省 end too many ordinary words, and 广西、云南各省
+    # must not become 广西省 -- an item is never a name the text does not support.
+    suffixes = tuple(s for s in suffixes if s in PLACE_SUFFIXES and len(s) >= 2)
+    if not suffixes:
+        return []
+    alternation = "|".join(re.escape(s) for s in sorted(suffixes, key=len, reverse=True))
+    out = []
+    for m in re.finditer(f"((?:[\u4e00-\u9fff]{{2,10}}、)+)([\u4e00-\u9fff]{{2,10}}?)({alternation})", text):
+        heads = m.group(1).rstrip("、").split("、")
+        last = m.group(2)
+        if any(h.endswith(NAME_SUFFIXES) for h in heads) or not _NAME_STEM.fullmatch(last):
+            continue
+        heads[0] = _trim_lead(heads[0], len(last))
+        out += [h + m.group(3) for h in heads if _NAME_STEM.fullmatch(h) and not _GENERIC.match(h)]
     return out
+
+
+# A place name's stem: short, without the particles of a phrase (热带和亚热带地区 is no name).
+_NAME_STEM = re.compile(r"[^的和与及或等之在于为]{2,6}")
+
+
+def _trim_lead(item: str, typical: int) -> str:
+    """对航海东路 -> 航海东路: the first item starts after a verb or preposition, where that leaves a
+    name about as long as the others."""
+    starts, pos = [0], 0
+    for w, flag in pseg.cut(item):
+        pos += len(w)
+        if flag[:1] in ("v", "p", "c", "u", "d") and len(item) - pos >= 2:
+            starts.append(pos)
+    return item[min(starts, key=lambda s: (abs(len(item) - s - typical), -s)) :]
 
 
 def _trim_first(item: str) -> str:

@@ -31,8 +31,7 @@ _QUOTED_RUN = re.compile(f"{_QUOTE}(?:\\s*(?:、|，|,|和|及|与|以及)?\\s*{
 _QUOTED_ITEM = re.compile(_QUOTE)
 NUMERALS = "一二三四五六七八九十"
 _ORDINAL = re.compile(
-    f"(?:(?<=^)|(?<=[。；;：:！？!?\\s”）)]))"
-    f"(?:([{NUMERALS}])(?:是|要|、)|（([{NUMERALS}])）|第([{NUMERALS}])[，,、])"
+    f"(?:(?<=^)|(?<=[。；;：:！？!?\\s”）)]))(?:([{NUMERALS}])(?:是|要|、)|（([{NUMERALS}])）|第([{NUMERALS}])[，,、])"
 )
 _CLAUSE_END = re.compile(r"[，。；：,;:！？!?]")
 _CLOSER = re.compile(f"(?:等|“|《|[{NUMERALS}两\\d]+(?:个|项|大|种|条|篇|类|方面|件)).*$")
@@ -213,9 +212,8 @@ def asks_for_list(question: str) -> bool:
 
 @dataclass(frozen=True)
 class Listed:
-    passage: int  # index into the hits read
-    enumeration: Enumeration
     items: tuple[str, ...]  # the run's items the question does not itself name
+    cites: tuple[str, ...]  # for each item, the id of the passage it is read from
 
 
 def best_enumeration(
@@ -223,11 +221,13 @@ def best_enumeration(
     coverage: Callable[[str], float],
     hits: Sequence[Hit | None],
     evidence: tuple[int, int, int] | None,
+    pool: Sequence[Hit] = (),
 ) -> Listed | None:
     """The run the question asks to list: in a sentence about the question (``coverage`` of the
     run's context with the passage title), preferably the reader's evidence sentence
-    (``evidence`` = passage, start, end) and with as many items as the question asks for.  A hit
-    given as None is not read, but keeps the others' ranks."""
+    (``evidence`` = passage, start, end) and with as many items as the question asks for; or the
+    numbered section headings (一、…二、…) of a read passage's document, from the passages in
+    ``pool``.  A hit given as None is not read, but keeps the others' ranks."""
     n = asked_count(question)
     asked = strip_ws(question)
     best, best_score = None, MIN_CONTEXT
@@ -235,12 +235,14 @@ def best_enumeration(
         if hit is None:  # ruled out by the caller
             continue
         text = hit.chunk.text
-        for e in enumerations(text):
-            kept = tuple(i for i in e.items if strip_ws(i) not in asked)
-            if not kept:
-                continue
-            cov = _run_coverage(coverage, hit.chunk.title, text, e)
-            if cov < MIN_CONTEXT:
+        found = [
+            (e, _run_coverage(coverage, hit.chunk.title, text, e), [hit.chunk.id] * len(e.items))
+            for e in enumerations(text)
+        ]
+        found += section_runs(hit, pool, coverage)
+        for e, cov, cites in found:
+            kept = [(i, c) for i, c in zip(e.items, cites, strict=True) if strip_ws(i) not in asked]
+            if not kept or cov < MIN_CONTEXT:
                 continue
             score = cov - RANK_PENALTY * p
             if evidence and evidence[0] == p and e.start < evidence[2] and evidence[1] < e.end:
@@ -248,8 +250,32 @@ def best_enumeration(
             if n is not None and n in (len(e.items), len(kept)):
                 score += COUNT_BONUS
             if score > best_score:
-                best, best_score = Listed(p, e, kept), score
+                best, best_score = Listed(tuple(i for i, _ in kept), tuple(c for _, c in kept)), score
     return best
+
+
+_HEADING = re.compile(f"^([{NUMERALS}])、([^，。；：,;:！？!?]{{2,{MAX_ITEM_CHARS}}})")
+
+
+def section_runs(
+    hit: Hit, pool: Sequence[Hit], coverage: Callable[[str], float]
+) -> list[tuple[Enumeration, float, list[str]]]:
+    """The numbered section headings (一、扛牢政治责任，…) of the hit's document, when the passages of
+    ``pool`` show a run of them from 一: each item the heading's first clause, cited to a passage
+    under it.  Its context is the hit (title and text) with the headings."""
+    heads: dict[int, tuple[str, str]] = {}
+    for h in pool:
+        c = h.chunk
+        if c.doc_id == hit.chunk.doc_id and c.section and (m := _HEADING.match(c.section)):
+            heads.setdefault(NUMERALS.index(m.group(1)) + 1, (m.group(2), c.id))
+    run = []
+    while len(run) + 1 in heads:
+        run.append(heads[len(run) + 1])
+    if len(run) < 2:
+        return []
+    items = tuple(t for t, _ in run)
+    cov = coverage(f"{hit.chunk.title} {hit.chunk.text} {' '.join(items)}")
+    return [(Enumeration(-1, -1, items, (0, 0)), cov, [c for _, c in run])]
 
 
 def _run_coverage(coverage: Callable[[str], float], title: str, text: str, e: Enumeration) -> float:
