@@ -68,17 +68,21 @@ def test_every_answer_comes_with_its_evidence_sentence(client):
     for q in load_questions(EVAL_SET):
         answer = ask(client, {"question": q["question"], "history": q.get("history") or []}).get_json()
         answer, passages = answer["answer"], answer["passages"]
-        if answer["text"] is None:
-            assert answer["evidence"] is None and answer["span"] is None
-            continue
-        answered += 1
-        ev = answer["evidence"]
-        text = passages[ev["passage"]]["text"]
-        assert text[ev["span"][0] : ev["span"][1]] == ev["text"]
-        # The short answer lies inside its evidence sentence, in the same passage.
-        s, e = answer["span"]
-        assert answer["passage"] == ev["passage"] and ev["span"][0] <= s < e <= ev["span"][1]
-        assert answer["text"] in ev["text"]
+        if answer["slots"]:  # a two-part question: the first part's answer is the answer
+            assert answer["text"] == answer["slots"][0]["text"]
+        # Every part's answer (or the one answer) is cited like the answer itself.
+        for part in answer["slots"] or [answer]:
+            if part["text"] is None:
+                assert part["evidence"] is None and part["span"] is None
+                continue
+            answered += part is answer or part is answer["slots"][0]
+            ev = part["evidence"]
+            text = passages[ev["passage"]]["text"]
+            assert text[ev["span"][0] : ev["span"][1]] == ev["text"]
+            # The short answer lies inside its evidence sentence, in the same passage.
+            s, e = part["span"]
+            assert part["passage"] == ev["passage"] and ev["span"][0] <= s < e <= ev["span"][1]
+            assert part["text"] in ev["text"]
     assert answered > 50
 
 

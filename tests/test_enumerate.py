@@ -115,7 +115,8 @@ def test_numbered_section_headings_of_a_document_are_a_list_each_item_cited_to_i
         chunk(1, "全年新增岗位。", "一、稳定就业，保障民生"),
         chunk(3, "全年新修道路。", "三、完善基础设施"),
     ]
-    listed = best_enumeration("年度报告分为哪几个部分？", lambda t: 1.0 if "年度报告" in t else 0.0, pool[:1], None, pool)
+    about = lambda t: 1.0 if "年度报告" in t else 0.0  # noqa: E731
+    listed = best_enumeration("年度报告分为哪几个部分？", about, pool[:1], None, pool)
     assert listed is not None
     assert listed.items == ("稳定就业", "改善生态环境", "完善基础设施")
     assert listed.cites == ("r#1", "r#2", "r#3")

@@ -206,3 +206,35 @@ def test_below_the_threshold_the_service_abstains():
     query = parse_question(tok, "东风街道的安全生产会议排查出多少处隐患？")
     answer, _ = compose(never, tok, query, [_hit("东风街道共排查隐患27处。")], 1, _idf({}), 3.0, None)
     assert answer.text is None and answer.evidence is None and 0.0 <= answer.confidence <= 1.0
+
+
+# -- questions asking two things ---------------------------------------------------------------------
+def test_a_question_asking_two_things_is_split_into_parts_sharing_the_subject():
+    from qa_service.qa.question import slot_texts
+
+    assert slot_texts("东风街道的安全会议是哪天开的？会上是谁讲的话？") == [
+        "东风街道的安全会议是哪天开的",
+        "东风街道的安全会议，会上是谁讲的话",
+    ]
+    assert slot_texts("谁主持了会议？") == []
+    # Lists and 分别 questions are one answer with items, not parts.
+    assert slot_texts("哪些街道参加了，哪些单位没参加？") == []
+    assert slot_texts("男子和女子的收入分别是多少？") == []
+
+
+def test_each_part_gets_its_own_cited_answer():
+    tok = Tokenizer(["东风街道"])
+    query = parse_question(tok, "东风街道的安全会议是哪天开的？会上是谁讲的话？")
+    assert len(query.slots) == 2
+    pool = [_hit("3月5日，东风街道召开安全会议。会上，街道主任王明讲话。", rank=0)]
+    idf = {"东风街道": 3.0, "安全": 2.0, "会议": 1.0, "讲话": 2.0, "会上": 1.0}
+    answer, passages = compose(load_model(), tok, query, pool, 1, _idf(idf), 4.0, None)
+    d = answer.to_dict()
+    assert [s["question"] for s in d["slots"]] == ["东风街道的安全会议是哪天开的", "东风街道的安全会议，会上是谁讲的话"]
+    assert d["text"] == d["slots"][0]["text"]
+    for part in d["slots"]:
+        if part["text"] is not None:
+            s, e = part["span"]
+            assert passages[part["passage"]].chunk.text[s:e] == part["text"]
+            assert part["text"] in part["evidence"]["text"]
+    assert "3月5日" in (d["slots"][0]["text"] or "")

@@ -124,6 +124,18 @@ class Evidence:
 
 
 @dataclass
+class SlotAnswer:
+    """One part of a question that asks two things (是哪天开的？会上是谁讲的话？)."""
+
+    question: str  # the part, with the subject it shares with the first part
+    text: str | None  # its short answer, or None
+    passage: int | None = None
+    span: tuple[int, int] | None = None
+    confidence: float = 0.0
+    evidence: Evidence | None = None
+
+
+@dataclass
 class Answer:
     text: str | None  # the short answer asked for (a name, a date, a figure, a clause), or None
     passage: int | None  # index into the returned passages
@@ -131,12 +143,15 @@ class Answer:
     items: list[AnswerItem] = field(default_factory=list)
     confidence: float = 0.0  # the answer model's probability that the corpus answers the question
     evidence: Evidence | None = None
+    # Questions asking two things: one answer per part, the first being ``text`` itself.
+    slots: list[SlotAnswer] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["span"] = list(self.span) if self.span else None
-        if self.evidence is not None:
-            d["evidence"]["span"] = list(self.evidence.span)
+        for part, obj in [(d, self), *zip(d["slots"], self.slots, strict=True)]:
+            part["span"] = list(obj.span) if obj.span else None
+            if obj.evidence is not None:
+                part["evidence"]["span"] = list(obj.evidence.span)
         return d
 
 
@@ -182,3 +197,6 @@ class Query:
     words: list[str] = field(default_factory=list)  # content words of ``text``
     text_tokens: list[str] = field(default_factory=list)  # index terms of ``text``
     names: list[str] = field(default_factory=list)  # people, places, organisations ``text`` names
+    # A question asking two things (是哪天开的？会上是谁讲的话？): one Query per part, each with the
+    # subject the parts share; empty for a question asking one thing.
+    slots: list[Query] = field(default_factory=list)

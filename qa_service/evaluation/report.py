@@ -95,3 +95,8 @@ def _print_cmrc(out: dict[str, Any], names: list[str], table: _Table) -> None:
         print("  list questions (see evaluation/lists.py and docs/answers.md#lists):")
         for k, v in lists.items():
             print(f"    {k:<42}{v}")
+    two = out.get("cmrc2018_trial_two_part")
+    if two:
+        print(f"  two questions asked as one ({two['joined questions']}; evaluation/slots.py)   in parts  whole")
+        for k in two["parts"]:
+            print(f"    {k:<42}{two['parts'][k]:<10}{two['whole'][k]}")

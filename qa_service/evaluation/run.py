@@ -18,6 +18,7 @@ from qa_service.evaluation.milvus import MilvusEval, milvus_eval
 from qa_service.evaluation.modes import Mode, eval_modes, milvus_modes, parse_weights
 from qa_service.evaluation.report import print_report
 from qa_service.evaluation.seed import DEFAULT_SEED_SET, SeedReport, evaluate_seed_set, load_questions
+from qa_service.evaluation.slots import slot_figures
 from qa_service.index.embedded.store import EmbeddedIndex, IndexSettings
 from qa_service.index.embeddings import Embedder
 from qa_service.index.fusion import FusionSettings
@@ -137,6 +138,7 @@ def _eval_cmrc(run: _Run, cmrc_path: Path) -> dict[str, RetrievalResult]:
     res["seconds"] = round(time.perf_counter() - t0, 1)
     out["cmrc2018_trial"] = {"paragraphs": len(docs), **{k: round(v, 4) for k, v in res.items()}}
     out["cmrc2018_trial_lists"] = list_figures(modes[0].service(index), qs)
+    out["cmrc2018_trial_two_part"] = slot_figures(modes[0].service(index), qs)
     _embed(index, embedder, run.s, "cmrc2018_trial", out)
     indexes = _indexes(modes, index, cmrc_corpus, "cmrc", run.mv, run.settings)
     for m in modes[1:]:

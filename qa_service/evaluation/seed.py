@@ -135,8 +135,11 @@ def _score(q: dict[str, Any], res: dict[str, Any], rep: SeedReport, tally: _Tall
     tally.answered.append(ans["text"] is not None)
     golds = accepted_answers(q)
     if golds:
-        short = ans["text"]
-        evidence = (ans.get("evidence") or {}).get("text") or short
+        # A two-part question is answered part by part (answer.slots); every part's gold is sought
+        # in the parts' answers together.
+        parts = ans.get("slots") or [ans]
+        short = "；".join(p["text"] for p in parts if p["text"]) or None
+        evidence = "；".join((p.get("evidence") or {}).get("text") or p["text"] or "" for p in parts) or short
         ok = _holds(short, golds, q)
         tally.answer_ok.append(ok)
         tally.evidence_ok.append(_holds(evidence, golds, q))

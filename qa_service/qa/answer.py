@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from qa_service.core.lexicon import PLACE_SUFFIXES
-from qa_service.core.models import Answer, AnswerItem, Evidence, Hit, Query
+from qa_service.core.models import Answer, AnswerItem, Evidence, Hit, Query, SlotAnswer
 from qa_service.core.text import strip_ws
 from qa_service.core.tokenizer import Tokenizer
 from qa_service.qa.enumerate import asks_for_list, best_enumeration
@@ -84,24 +84,42 @@ def compose(
     doc_text: Callable[[str], str] | None = None,
 ) -> tuple[Answer, list[Hit]]:
     """The answer and the passages to return (top_k best, plus any a list item cites)."""
-    scorer = Scorer(query, idf, max_idf)
     passages = list(pool[:top_k])
-    answer = Answer(text=None, passage=None)
-    reading = read(model, tokenizer, query, scorer, passages) if passages else None
-    if reading is not None:
-        p = reading.passage
-        answer.confidence = round(answerable_probability(model, scorer, query, reading, passages[p], doc_text), 4)
-        if answer.confidence >= model.threshold:
-            text = passages[p].chunk.text
-            answer.text = text[reading.span[0] : reading.span[1]]
-            answer.passage = p
-            answer.span = reading.span
-            answer.evidence = Evidence(text[reading.evidence[0] : reading.evidence[1]], p, reading.evidence)
+    # A question asking two things is read part by part; the first part's answer is the answer.
+    parts = [_read_part(model, tokenizer, q, passages, (idf, max_idf), doc_text) for q in query.slots or [query]]
+    first, reading = parts[0]
+    answer = Answer(first.text, first.passage, first.span, confidence=first.confidence, evidence=first.evidence)
+    if query.slots:
+        answer.slots = [slot for slot, _ in parts]
     spec = list_spec(query.question) or (list_spec(query.text) if query.followup else None)
     if spec is not None or asks_for_list(query.text):
         items, passages = _list_answer(spec, tokenizer, query, pool, top_k, reading, Scorer, (idf, max_idf), doc_text)
         answer.items = items
     return answer, passages
+
+
+def _read_part(
+    model: AnswerModel,
+    tokenizer: Tokenizer,
+    query: Query,
+    passages: Sequence[Hit],
+    idf: tuple[Callable[[str], float | None], float],
+    doc_text: Callable[[str], str] | None,
+) -> tuple[SlotAnswer, Reading | None]:
+    """The short answer to ``query`` in ``passages`` with its evidence, or none below the threshold."""
+    out = SlotAnswer(query.text, None)
+    scorer = Scorer(query, *idf)
+    reading = read(model, tokenizer, query, scorer, passages) if passages else None
+    if reading is None:
+        return out, None
+    p = reading.passage
+    out.confidence = round(answerable_probability(model, scorer, query, reading, passages[p], doc_text), 4)
+    if out.confidence >= model.threshold:
+        text = passages[p].chunk.text
+        out.text = text[reading.span[0] : reading.span[1]]
+        out.passage, out.span = p, reading.span
+        out.evidence = Evidence(text[reading.evidence[0] : reading.evidence[1]], p, reading.evidence)
+    return out, reading
 
 
 def _list_answer(

@@ -18,10 +18,12 @@ from qa_service.core.lexicon import NAME_SUFFIXES
 from qa_service.core.models import Query
 from qa_service.core.tokenizer import Tokenizer
 from qa_service.qa.entities import question_names
+from qa_service.qa.enumerate import asks_for_list
 
 _FOLLOWUP_START = re.compile(r"^(?:那|那么|那个|还有|另外|此外|其他|其它|它|他|她|这|该|其|同样|再)")
 _FOLLOWUP_END = re.compile(r"(?:呢|怎么样|如何|又如何|又怎样)[？?。!！]*$")
 MAX_FOLLOWUP_CHARS = 16
+_WHICH = re.compile(r"哪些|哪几个|哪几位|哪几家|哪几|哪个|哪家|哪位|哪")
 
 
 def entities(words: list[str]) -> list[str]:
@@ -47,6 +49,13 @@ def carry_topic(tokenizer: Tokenizer, previous: str, question: str, words: list[
                 replaced = True
     if replaced:
         return text
+    # After a list question (哪些街道开展了…？), 那工业路街道呢？ asks the same of one of its kind:
+    # 工业路街道开展了…？ -- not the list again.
+    for n in new:
+        for m in _WHICH.finditer(previous):
+            for k in range(min(4, len(n) - 1), 0, -1):  # the asked kind is the name's suffix (街道)
+                if previous[m.end() : m.end() + k] == n[-k:]:
+                    return previous[: m.start()] + n + previous[m.end() + k :]
     core = _FOLLOWUP_END.sub("", _FOLLOWUP_START.sub("", question.strip()))
     return f"{core} {previous}".strip()
 
@@ -64,6 +73,37 @@ def conversation_topic(tokenizer: Tokenizer, history: Sequence[dict[str, str]]) 
     return topic
 
 
+_CLAUSE = re.compile(r"[^，,；;？?！!。]+")
+_WH_WORD = re.compile(r"谁|什么|哪|多少|多[长大高重远久深宽]|几[个项次名家人天年月号日位岁种]|何|怎|如何|为什么|是否")
+_LINK = "是在于的了由被"
+MAX_SLOTS = 3
+
+
+def slot_texts(text: str) -> list[str]:
+    """The parts of a question that asks two or three things, each a question of its own that keeps
+    the subject they share (…研讨会是哪天开的？会上是谁讲的话？ -> …研讨会是哪天开的 / …研讨会，会上是谁
+    讲的话); empty for a question asking one thing or a list (分别, 哪些: one answer with items)."""
+    clauses = [c.strip() for c in _CLAUSE.findall(text) if c.strip()]
+    asking = [i for i, c in enumerate(clauses) if _WH_WORD.search(c)]
+    if not 2 <= len(asking) <= MAX_SLOTS or asks_for_list(text) or "分别" in text:
+        return []
+    first = asking[0]
+    lead = clauses[first][: _WH_WORD.search(clauses[first]).start()].rstrip(_LINK)
+    context = "，".join([*clauses[:first], lead] if lead else clauses[:first])
+    slots = ["，".join(clauses[: first + 1])]
+    slots += [f"{context}，{clauses[i]}" if context else clauses[i] for i in asking[1:]]
+    return slots
+
+
+def _slot_queries(tokenizer: Tokenizer, text: str) -> list[Query]:
+    out = []
+    for part in slot_texts(text):
+        a = tokenizer.analyse(part)
+        names = question_names(tokenizer, part, a.words)
+        out.append(Query(part, part, list(a.tokens), cut=a.cut, words=a.words, text_tokens=a.tokens, names=names))
+    return out
+
+
 def parse_question(tokenizer: Tokenizer, question: str, history: Sequence[dict[str, str]] = ()) -> Query:
     """The question as every later step reads it: rewritten with the conversation's topic if it
     is a follow-up, segmented once, its names found."""
@@ -78,6 +118,7 @@ def parse_question(tokenizer: Tokenizer, question: str, history: Sequence[dict[s
             words=asked.words,
             text_tokens=asked.tokens,
             names=question_names(tokenizer, question, asked.words),
+            slots=_slot_queries(tokenizer, question),
         )
     text = carry_topic(tokenizer, topic, question, asked.words)
     merged = tokenizer.analyse(text)
@@ -92,4 +133,6 @@ def parse_question(tokenizer: Tokenizer, question: str, history: Sequence[dict[s
         words=merged.words,
         text_tokens=merged.tokens,
         names=question_names(tokenizer, text, merged.words),
+        # Parts come from a question, not from a follow-up glued to the question before it.
+        slots=[] if text.endswith(topic) else _slot_queries(tokenizer, text),
     )
