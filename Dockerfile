@@ -79,6 +79,16 @@ ENV PATH=/opt/venv/bin:$PATH \
     QA_CORPUS=/app/seeds \
     QA_UPLOAD_DIR=/app/uploads
 
+# --build-arg OCR=1: Tesseract with its Simplified Chinese data, so scanned PDF pages are read by
+# OCR (qa_service/ingest/formats/ocr.py; needs the network at build time, ~40 MB). Off by default.
+ARG OCR=0
+# hadolint ignore=DL3008
+RUN if [ "$OCR" = "1" ]; then \
+        apt-get update \
+        && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-chi-sim \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi
+
 # A fixed, non-root uid/gid (10001) so mounted folders can be chowned to it.
 RUN groupadd --system --gid 10001 qa \
     && useradd --system --uid 10001 --gid qa --home-dir /app --no-create-home \

@@ -28,9 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa_service.cli import gunicorn_command  # noqa: E402
 from qa_service.core.settings import Settings, worker_environment  # noqa: E402
 from qa_service.index import ServePlan  # noqa: E402
+from qa_service.web.server import gunicorn_command  # noqa: E402
 
 QUESTIONS = [
     "谁陪同宋洁督导爱国卫生工作？",

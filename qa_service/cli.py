@@ -6,20 +6,19 @@ import argparse
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qa_service import __version__
 from qa_service.core.errors import ConfigError, QAError
 from qa_service.core.logging_setup import setup_logging
 from qa_service.core.settings import BACKENDS, Settings, from_env, worker_environment
-
-if TYPE_CHECKING:
-    from qa_service.index import ServePlan
 
 log = logging.getLogger("qa_service.cli")
 
@@ -77,7 +76,7 @@ def _index_parser(sub: Any) -> None:
     )
     sp.add_argument("paths", nargs="*", help="files or folders to index (env QA_CORPUS; default seeds/)")
     _index_dir_arg(sp)
-    sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sp.add_argument("--progress", action=argparse.BooleanOptionalAction, help="progress bars (default: on a terminal)")
     _embedding_model_arg(
         sp,
         "sentence-transformers model for hybrid retrieval (env QA_EMBEDDING_MODEL; '' for none): passages "
@@ -90,11 +89,7 @@ def _index_parser(sub: Any) -> None:
         "name, plus its metadata in the index folder); env QA_BACKEND, default embedded",
     )
     sp.add_argument("--catch-up", action="store_true", help=argparse.SUPPRESS)  # serve's background rebuild
-    sp.add_argument(
-        "--recreate",
-        action="store_true",
-        help="milvus: drop the collection and load every passage again (after a schema, analyzer or model change)",
-    )
+    sp.add_argument("--recreate", action="store_true", help="milvus: drop the collection and load every passage again")
 
 
 def _serve_parser(sub: Any) -> None:
@@ -116,8 +111,10 @@ def _ask_parser(sub: Any) -> None:
     sp = sub.add_parser("ask", help="answer one question from the command line")
     sp.add_argument("question", help="the question, in Chinese")
     _index_dir_arg(sp)
-    sp.add_argument("--top-k", type=int, default=5, help="passages to show (1-20; default 5)")
+    sp.add_argument("--top-k", type=int, default=5, help="passages to retrieve (1-20; default 5)")
+    sp.add_argument("--passages", type=int, metavar="N", help="show N whole passages (default: 1-3 citations)")
     sp.add_argument("--json", action="store_true", help="print the same JSON as POST /api/ask")
+    sp.add_argument("-v", "--verbose", action="store_true", help="show the INFO log lines too")
 
 
 def _eval_parser(sub: Any) -> None:
@@ -136,9 +133,7 @@ def _eval_parser(sub: Any) -> None:
         "also evaluate hybrid retrieval with this sentence-transformers model (env QA_EMBEDDING_MODEL), "
         "side by side with BM25 alone",
     )
-    sp.add_argument(
-        "--hybrid-weight", type=float, metavar="W", help="dense share of the hybrid score (env QA_HYBRID_WEIGHT)"
-    )
+    sp.add_argument("--hybrid-weight", type=float, metavar="W", help="dense share of the hybrid score")
     sp.add_argument("--weights", metavar="W,W,...", help="also sweep these hybrid weights (top-1 figures only)")
     sp.add_argument(
         "--backend",
@@ -169,8 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     # (the [milvus] extra pins setuptools<81 for milvus-lite): not a user's concern.
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
     args = build_parser().parse_args(argv)
+    level = args.log_level.upper() if args.log_level else None
+    if level is None and args.command == "ask" and not args.verbose:
+        level = "WARNING"  # an answer on the terminal, not the loading steps behind it
     try:
-        settings = from_env().with_overrides(log_level=args.log_level.upper() if args.log_level else None)
+        settings = from_env().with_overrides(log_level=level)
     except ConfigError as exc:
         print(f"qa-service: {exc.message}", file=sys.stderr)
         return 2
@@ -188,11 +186,26 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+class _Skipped(logging.Handler):
+    """Collects the loaders' and the pipeline's "skipping FILE: why" warnings for the index summary
+    (they are logged as they happen; the summary repeats them where the user looks last)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.files: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("skipping "):
+            self.files.append(message.removeprefix("skipping "))
+
+
 def cmd_index(args: argparse.Namespace, s: Settings) -> int:
     from qa_service.index.embeddings import get_embedder
     from qa_service.ops.build import catch_up, load_corpus, publish, resolved
     from qa_service.ops.lock import write_lock
 
+    show = s.progress if args.progress is None else ("always" if args.progress else False)
     if args.catch_up:  # started by `serve` beside a stale index it serves meanwhile
         catch_up(s, get_embedder(s.embedding_model))
         return 0
@@ -201,10 +214,15 @@ def cmd_index(args: argparse.Namespace, s: Settings) -> int:
     if missing:
         print(f"qa-service index: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    show = s.progress if not args.no_progress else False
-    corpus, fingerprint = load_corpus(paths, show_progress=show)
+    t0, skipped, ingest_log = time.perf_counter(), _Skipped(), logging.getLogger("qa_service.ingest")
+    ingest_log.addHandler(skipped)
+    try:
+        corpus, fingerprint = load_corpus(paths, show_progress=show)
+    finally:
+        ingest_log.removeHandler(skipped)
     if not corpus.chunks:
         print("qa-service index: no readable text found; the index was not changed", file=sys.stderr)
+        print("\n".join(_skipped_lines(skipped.files)), file=sys.stderr)
         return 1
     model = s.embedding_model if args.embedding_model is None else args.embedding_model
     embedder = get_embedder(model) if model else None
@@ -215,15 +233,23 @@ def cmd_index(args: argparse.Namespace, s: Settings) -> int:
             s, corpus, fingerprint, embedder, show_progress=show, recreate=args.recreate, configured=resolved(s.corpus)
         )
     try:
-        print("\n".join(backend.summary()))
+        lines = [*backend.summary(), *_skipped_lines(skipped.files), f"took {time.perf_counter() - t0:.1f}s"]
+        print("\n".join(lines))
     finally:
         backend.close()
     return 0
 
 
+def _skipped_lines(files: list[str]) -> list[str]:
+    if not files:
+        return ["skipped no files"]
+    return [f"skipped {len(files)} file{'s' if len(files) > 1 else ''}:", *(f"  {f}" for f in files)]
+
+
 def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
     from qa_service.index import serve_plan
     from qa_service.ops.build import configured_embedder, open_for_serving
+    from qa_service.web.server import gunicorn_command
 
     s = s.with_overrides(host=args.host, port=args.port, workers=args.workers, corpus=args.corpus)
     # Open (or, if there is none, build) before forking workers, so they all load the same index.
@@ -234,43 +260,20 @@ def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
     if plan.note:
         log.warning("%s", plan.note)
     env = worker_environment(s, plan.env)
+    # As in main(): jieba's pkg_resources warning would be the server log's first line, and no user's concern.
+    env.setdefault("PYTHONWARNINGS", "ignore:pkg_resources is deprecated:UserWarning")
     if start.stale:
         # A valid index that no longer matches the corpus (a crash mid-upload, files changed while
         # stopped): serve it now, rebuild beside it; the workers load the new version when it is live.
-        log.warning("the index is %s: serving it while it is rebuilt beside it", start.stale)
+        log.warning("the index is %s; serving it while it is rebuilt beside it", start.stale)
         cmd = [sys.executable, "-m", "qa_service", "index", "--catch-up", "--no-progress"]
         subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)  # gunicorn, its parent after exec, reaps it
     gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
-    log.info("serving on http://%s:%d/ with %d workers", s.host, s.port, plan.workers)
+    # "serving on http://..." is logged by the first worker that can answer (web/server.py), not here:
+    # the workers still have the index to load, and an early click would fail.
     sys.stdout.flush()
     os.execve(gunicorn, gunicorn_command(gunicorn, s, plan), env)
     return 0  # not reached
-
-
-def gunicorn_command(gunicorn: str, s: Settings, plan: ServePlan) -> list[str]:
-    return [
-        gunicorn,
-        "--bind",
-        f"[{s.host}]:{s.port}" if ":" in s.host else f"{s.host}:{s.port}",
-        "--workers",
-        str(plan.workers),
-        # gthread, except that a request reaches a thread only once it is whole (web/server.py): slow
-        # clients cost no thread. A worker rebuilding after an upload keeps answering from its live index.
-        "--worker-class",
-        "qa_service.web.server.BufferedThreadWorker",
-        "--threads",
-        "4",
-        *(["--preload"] if plan.preload else []),  # load the index once; workers share its pages
-        "--timeout",
-        "60",
-        "--graceful-timeout",
-        "10",
-        "--log-level",
-        s.log_level.lower(),
-        "--no-control-socket",  # gunicorn's admin socket would need a writable $HOME; nothing uses it
-        # No gunicorn access log: the app logs every request with its latency.
-        "qa_service.web.wsgi:app",
-    ]
 
 
 def cmd_ask(args: argparse.Namespace, s: Settings) -> int:
@@ -280,6 +283,9 @@ def cmd_ask(args: argparse.Namespace, s: Settings) -> int:
 
     if not 1 <= args.top_k <= s.max_top_k:
         print(f"qa-service ask: --top-k must be from 1 to {s.max_top_k}", file=sys.stderr)
+        return 2
+    if args.passages is not None and not 1 <= args.passages <= s.max_top_k:
+        print(f"qa-service ask: --passages must be from 1 to {s.max_top_k}", file=sys.stderr)
         return 2
     question = args.question.strip()
     if not question or len(question) > s.max_question_chars:
@@ -291,27 +297,81 @@ def cmd_ask(args: argparse.Namespace, s: Settings) -> int:
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
-    print(format_answer(result))
+    print(format_answer(result, args.passages))
     return 0
 
 
-def format_answer(result: dict) -> str:
-    ans = result["answer"]
-    lines = []
+# A line of wrapped Chinese never starts with closing punctuation: it stays at the end of the line before.
+_NO_LINE_START = "，。、；：？！,.;:?!）)》」』”’…"
+
+
+def wrap(text: str, width: int = 40, indent: str = "    ") -> list[str]:
+    text = re.sub(r"\s*\n\s*", "", text)  # the passage's paragraphs, run together as one block
+    lines, i = [], 0
+    while i < len(text):
+        j = min(i + width, len(text))
+        while j < len(text) and text[j] in _NO_LINE_START:
+            j += 1
+        lines.append(indent + text[i:j].strip())
+        i = j
+    return lines
+
+
+def snippet(text: str, focus: str | None, size: int = 36) -> str:
+    """One line of ``text`` around ``focus`` (or its start), with … where it is cut."""
+    text = "".join(text.split())
+    at = text.find(focus) if focus else -1
+    start = max(0, min(at - size // 3, len(text) - size)) if at > 0 else 0
+    end = min(len(text), start + size)
+    return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+
+
+def _cited(result: dict) -> list[tuple[int, str | None]]:
+    """The passages the answer cites (with the words to show from each), at most 3; else the best 3."""
+    ans, out = result["answer"], {}
+    if ans["text"] and ans["passage"] is not None:
+        out[ans["passage"]] = (ans.get("evidence") or {}).get("text") or ans["text"]
+    for item in ans["items"]:
+        for i in item["passages"]:
+            out.setdefault(i, item["text"])
+    if not out:
+        out = {i: None for i in range(len(result["passages"]))}
+    return list(out.items())[:3]
+
+
+def _source_line(n: int, p: dict) -> str:
+    src = p["source"]
+    meta = " · ".join(x for x in (src["title"], src.get("section"), src["published"], src["publisher"]) if x)
+    return f"[{n}] {meta}"
+
+
+def format_answer(result: dict, passages: int | None = None) -> str:
+    """The short answer, its evidence sentence and compact citations; with ``passages``, that many
+    passages in full, with their file and offsets."""
+    ans, lines = result["answer"], []
+    if result.get("rewritten_question"):
+        lines.append(f"理解为：{result['rewritten_question']}")
+    if result.get("notice"):
+        lines.append(result["notice"])
     if ans["text"]:
         lines.append(f"答：{ans['text']}  [{ans['passage'] + 1}]")
+        if ans.get("evidence") and ans["evidence"].get("text"):
+            lines.extend(wrap(ans["evidence"]["text"], indent="  "))
     elif not ans["items"]:
-        lines.append("没有找到能回答这个问题的内容。最接近的段落：")
+        lines.append("没有找到能回答这个问题的内容。" + ("最接近的段落：" if result["passages"] else ""))
     for item in ans["items"]:
         refs = "".join(f"[{p + 1}]" for p in item["passages"])
         lines.append(f"  • {item['text']} {refs}")
-    for i, p in enumerate(result["passages"], 1):
+    if passages is None:
+        for n, (i, focus) in enumerate(_cited(result)):
+            p = result["passages"][i]
+            lines += [""] * (n == 0) + [_source_line(i + 1, p), "    " + snippet(p["text"], focus)]
+        return "\n".join(lines)
+    for i, p in enumerate(result["passages"][:passages], 1):
         src = p["source"]
-        meta = " · ".join(x for x in (src["title"], src.get("section"), src["published"], src["publisher"]) if x)
-        lines.append("")
-        lines.append(f"[{i}] {meta}")
+        lines += ["", _source_line(i, p)]
         lines.append(f"    {src['document']} 字符 {src['char_start']}–{src['char_end']}  score {p['score']:.2f}")
-        lines.append(textwrap.fill(p["text"], width=40, initial_indent="    ", subsequent_indent="    "))
+        lines.extend(wrap(p["text"]))
     return "\n".join(lines)
 
 

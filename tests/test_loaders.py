@@ -49,7 +49,7 @@ def test_html_keeps_visible_text_only():
         "<html><head><title>页面标题</title><style>p{}</style></head><body><nav>首页 登录</nav>"
         "<h1>新闻标题</h1><p>第一段&amp;内容。</p><script>var x=1;</script><p>第二段。</p></body></html>"
     )
-    assert title == "页面标题"
+    assert title == "新闻标题"  # the article's <h1> before the page's <title> (formats/html.py)
     assert "新闻标题" in text and "第一段&内容。" in text and "第二段。" in text
     assert "var x" not in text and "p{}" not in text and "登录" not in text
 

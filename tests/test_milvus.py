@@ -198,6 +198,28 @@ def test_same_answers_as_the_embedded_backend(milvus_service, service):
     assert same_top >= 0.95 * len(questions)
 
 
+def test_filters_restrict_the_search_in_milvus(milvus_service, service):
+    """POST /api/ask's filters as a Milvus filter expression: the k best of the matching rows."""
+    from qa_service.index import Filters
+
+    question = "政法队伍教育整顿"
+    for filters in (
+        Filters(publisher="中共上街区委办公室"),
+        Filters(published_from="2021-04-01", published_to="2021-04-30"),
+        Filters(published_to="2021-03-31"),
+        Filters(documents=("004_9122cf0f75c063ff.txt",)),
+    ):
+        got = milvus_service.ask(question, top_k=10, filters=filters)["passages"]
+        assert got, filters
+        for p in got:
+            src = p["source"]
+            assert filters.matches({**src, "document": src["document"]}), (filters, src)
+        embedded = service.ask(question, top_k=10, filters=filters)["passages"]
+        key = lambda p: (p["source"]["document"], p["source"]["char_start"])  # noqa: E731
+        assert key(got[0]) in [key(p) for p in embedded[:3]], filters  # Milvus's own idf may swap near ties
+    assert milvus_service.ask(question, filters=Filters(publisher="nobody"))["passages"] == []
+
+
 def test_passages_carry_the_chunk_ids_and_offsets_of_the_pipeline(milvus_service, originals):
     body = milvus_service.ask(DEMO, top_k=10, explain=True)
     for p in body["passages"]:

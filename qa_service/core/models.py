@@ -9,9 +9,22 @@ knowing about each other (load -> clean -> segment -> chunk -> index -> retrieve
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+@dataclass
+class PageLayout:
+    """Where each character of a paged document's text (a PDF) sits on its pages: the citation's way
+    back from an offset to the exact place on the page.  Arrays are parallel to ``Document.text``."""
+
+    page: Any  # numpy int16 (n,): 0-based page; -1 for characters the extraction added (line breaks)
+    box: Any  # numpy float32 (n, 4): left, top, right, bottom in PDF points from the page's top-left
+    sizes: list[tuple[float, float]]  # (width, height) of every page, in points
+    scanned: list[int] = field(default_factory=list)  # 1-based pages with no text layer (images only)
+    sha256: str = ""  # of the original file, which the index keeps to render pages from
+    ocr: list[int] = field(default_factory=list)  # 1-based scanned pages whose text was read by OCR
 
 
 @dataclass
@@ -21,11 +34,12 @@ class Document:
     id: str  # file name (relative to its corpus root) or JSONL record id
     text: str  # the decoded original text; all offsets index this string
     path: str  # where it came from on disk
-    format: str  # "txt", "md", "html" or "jsonl"
+    format: str  # "txt", "md", "html", "jsonl", "pdf" or "docx"
     title: str | None = None  # given by the source (JSONL), else found by segmentation
     published: str | None = None  # ISO date "YYYY-MM-DD"
     publisher: str | None = None
     url: str | None = None
+    layout: PageLayout | None = None  # PDFs only: the page and box of every character of ``text``
 
 
 @dataclass
@@ -84,8 +98,12 @@ class Chunk:
     publisher: str | None = None
     attribution: str | None = None
     section: str | None = None
+    # Where the passage sits on its pages (PDFs: page, page_end, boxes), given by the index and
+    # worked out only when the passage is cited.
+    locate: Callable[[], dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     def source(self) -> dict[str, Any]:
+        where = self.locate() if self.locate is not None else {}
         return {
             "document": self.doc_id,
             "title": self.title,
@@ -95,6 +113,7 @@ class Chunk:
             "attribution": self.attribution,
             "char_start": self.char_start,
             "char_end": self.char_end,
+            **where,
         }
 
 

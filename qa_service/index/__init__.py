@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 from qa_service.core.errors import ConfigError
 from qa_service.core.models import Corpus
 from qa_service.core.settings import BACKENDS, Settings
-from qa_service.index.base import Backend, BackendType, Ranker
+from qa_service.index.base import Backend, BackendType, Filters, Ranker
 
 if TYPE_CHECKING:
     from qa_service.index.embeddings import Embedder
 
-__all__ = ["Backend", "BackendType", "Ranker", "ServePlan", "build_backend", "open_backend", "pointer_dir"]
+__all__ = ["Backend", "BackendType", "Filters", "Ranker", "ServePlan", "build_backend", "open_backend", "pointer_dir"]
 
 
 def _types(settings: Settings) -> BackendType:

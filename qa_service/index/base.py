@@ -16,7 +16,11 @@ nothing above ``index/`` needs to know which one is configured:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
 
 from qa_service.core.models import Corpus, Hit, Query
 from qa_service.core.settings import Settings
@@ -27,10 +31,41 @@ if TYPE_CHECKING:
     from qa_service.index.fusion import FusionSettings
 
 
+@dataclass(frozen=True)
+class Filters:
+    """Which passages a question may be answered from (``POST /api/ask``'s ``filters``): published
+    within [``published_from``, ``published_to``] (ISO dates, inclusive; a passage without a date is
+    out once either is set), by ``publisher``, in one of ``documents``.  Every backend applies them
+    inside retrieval, so the k best are the k best of the passages that match."""
+
+    published_from: str | None = None
+    published_to: str | None = None
+    publisher: str | None = None
+    documents: tuple[str, ...] | None = None
+
+    def __bool__(self) -> bool:
+        return any(v is not None for v in (self.published_from, self.published_to, self.publisher, self.documents))
+
+    def matches(self, article: Mapping[str, Any]) -> bool:
+        """Whether the passages of ``article`` (``document``, ``published``, ``publisher``) match."""
+        published = article.get("published") or ""
+        if self.published_from is not None and not (published and published >= self.published_from):
+            return False
+        if self.published_to is not None and not (published and published <= self.published_to):
+            return False
+        if self.publisher is not None and article.get("publisher") != self.publisher:
+            return False
+        return self.documents is None or article.get("document") in self.documents
+
+    def article_mask(self, articles: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """A boolean array: which of ``articles`` match."""
+        return np.fromiter((self.matches(a) for a in articles), dtype=bool, count=len(articles))
+
+
 class Ranker(Protocol):
     mode: str  # "bm25" or "hybrid": reported by the API
 
-    def rank(self, query: Query, k: int) -> list[Hit]: ...
+    def rank(self, query: Query, k: int, filters: Filters | None = None) -> list[Hit]: ...
 
 
 class Backend(Protocol):

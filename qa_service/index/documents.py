@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from qa_service.core.models import Article, Corpus
+from qa_service.core.models import Article, Corpus, Hit
+from qa_service.index.layout import LayoutStore, layout_record
 
 
 def corpus_records(corpus: Corpus) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -20,6 +24,7 @@ def corpus_records(corpus: Corpus) -> tuple[list[dict[str, Any]], list[dict[str,
     for a in corpus.articles:
         first.setdefault(a.doc_id, a)
     documents = []
+    run = 0  # where the next paged document's characters start in the layout arrays (index/layout.py)
     for d in corpus.documents:
         fa = first.get(d.id)
         documents.append(
@@ -35,6 +40,9 @@ def corpus_records(corpus: Corpus) -> tuple[list[dict[str, Any]], list[dict[str,
                 "chars": len(d.text),
             }
         )
+        if d.layout is not None:
+            documents[-1].update(layout_record(d, run))
+            run += len(d.text)
     return documents, articles
 
 
@@ -50,6 +58,7 @@ class DocumentLookup:
     _doc_pos: dict[str, int]
     _doc_text: bytes | memoryview
     _doc_bounds: np.ndarray
+    layout: LayoutStore | None = None  # the page layout of paged documents (PDFs), if any
 
     def document_text(self, doc_id: str) -> str:
         pos = self._doc_pos.get(doc_id)
@@ -65,3 +74,58 @@ class DocumentLookup:
         text = self.document_text(doc_id)
         arts = [{k: v for k, v in art.items() if k != "document"} for art in self.articles if art["document"] == doc_id]
         return {**self.documents[pos], "text": text, "articles_list": arts}
+
+    def record(self, doc_id: str) -> dict[str, Any] | None:
+        """The document's entry in the documents list (no text: cheap)."""
+        pos = self._doc_pos.get(doc_id)
+        return None if pos is None else self.documents[pos]
+
+    def _layout_run(self, doc_id: str) -> list[int] | None:
+        pos = self._doc_pos.get(doc_id)
+        if pos is None or self.layout is None:
+            return None
+        return self.documents[pos].get("layout")
+
+    def locator(self, doc_id: str, start: int, end: int) -> Callable[[], dict[str, Any]] | None:
+        """For a paged document: what tells a citation of [start, end) its page and boxes."""
+        run = self._layout_run(doc_id)
+        if run is None or self.layout is None:
+            return None
+        return partial(self.layout.locate, run, start, end)
+
+    def char_boxes(self, doc_id: str, start: int, end: int) -> dict[str, Any] | None:
+        """Page and per-line boxes of the document's characters [start, end); None if not paged."""
+        run = self._layout_run(doc_id)
+        if run is None or self.layout is None:
+            return None
+        return self.layout.locate(run, start, end)
+
+    def original_file(self, doc_id: str) -> Path | None:
+        """The kept original of a paged document (to render its pages), if there is one."""
+        pos = self._doc_pos.get(doc_id)
+        if pos is None or self.layout is None or "original" not in self.documents[pos]:
+            return None
+        return self.layout.original(self.documents[pos]["original"])
+
+
+class LocatingRanker:
+    """A ranker whose hits know where their passages sit on the page: for a backend whose rows come
+    back from an engine (Milvus) without the index's page layout."""
+
+    def __init__(self, ranker: Any, lookup: DocumentLookup) -> None:
+        self._ranker = ranker
+        self._lookup = lookup
+
+    @property
+    def mode(self) -> str:
+        return self._ranker.mode
+
+    def rank(self, *args: Any, **kwargs: Any) -> list[Hit]:
+        hits = self._ranker.rank(*args, **kwargs)
+        for hit in hits:
+            c = hit.chunk
+            c.locate = self._lookup.locator(c.doc_id, c.char_start, c.char_end)
+        return hits
+
+    def __getattr__(self, name: str) -> Any:  # everything else is the wrapped ranker's
+        return getattr(self._ranker, name)

@@ -1,29 +1,32 @@
 """Load stage: files on disk -> Document objects with their decoded original text.
 
-Supports .txt, .md, .html/.htm and .jsonl (one article per line).  Undecodable
-or malformed sources are skipped with a warning, never fatal: one bad file in a
-folder of thousands must not stop indexing.
+Supports .txt, .md and .jsonl (one article per line) here, and .html/.htm, .pdf and .docx through
+the loaders of ``formats/``.  Undecodable or malformed sources are skipped with a warning, never
+fatal: one bad file in a folder of thousands must not stop indexing.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from html.parser import HTMLParser
 from pathlib import Path
-from typing import ClassVar
 
 from qa_service.core.models import Document
+from qa_service.ingest.formats import FormatError
+from qa_service.ingest.formats.docx import read_docx
+from qa_service.ingest.formats.html import read_html
+from qa_service.ingest.formats.pdf import read_pdf
 
 log = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 JSONL_SUFFIXES = {".jsonl"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
+# Formats read from their bytes by a loader of ingest/formats/ (not decoded as text).
+BINARY_SUFFIXES = {".pdf", ".docx"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES | BINARY_SUFFIXES
 
 # Largest file we read: a single document beyond 64 MiB is almost certainly not news text;
 # a JSONL file holds many articles (100,000 of them are about 100 MiB).
@@ -82,6 +85,8 @@ def load_file(path: Path, root: Path | None = None) -> list[Document]:
     limit = MAX_JSONL_BYTES if suffix in JSONL_SUFFIXES else MAX_FILE_BYTES
     if size > limit:
         raise DecodeError(f"file too large ({size} bytes > {limit})")
+    if suffix in BINARY_SUFFIXES:
+        return [binary_document(doc_id, path.read_bytes(), path)]
     text = decode_bytes(path.read_bytes())
     if suffix in JSONL_SUFFIXES:
         return list(parse_jsonl(text, str(path)))
@@ -92,10 +97,16 @@ def text_document(doc_id: str, text: str, path: Path) -> Document:
     """The document of one .txt, .md or .html file's decoded text (an upload is checked with this too)."""
     suffix = path.suffix.lower()
     if suffix in HTML_SUFFIXES:
-        title, body = html_to_text(text)
-        return Document(id=doc_id, text=body, path=str(path), format="html", title=title)
+        return read_html(doc_id, text, str(path))
     fmt = "md" if suffix in {".md", ".markdown"} else "txt"
     return Document(id=doc_id, text=text, path=str(path), format=fmt)
+
+
+def binary_document(doc_id: str, data: bytes, path: Path) -> Document:
+    """The document of a .pdf or .docx file's bytes (an upload is checked with this too)."""
+    if path.suffix.lower() == ".pdf":
+        return read_pdf(doc_id, data, str(path))
+    return read_docx(doc_id, data, str(path))
 
 
 def load_paths(paths: Iterable[str | Path]) -> Iterator[Document]:
@@ -104,7 +115,7 @@ def load_paths(paths: Iterable[str | Path]) -> Iterator[Document]:
     for f, root in iter_source_files(paths):
         try:
             docs = load_file(f, root)
-        except (OSError, DecodeError) as exc:
+        except (OSError, DecodeError, FormatError) as exc:
             log.warning("skipping %s: %s", f, exc)
             continue
         for doc in docs:
@@ -161,75 +172,12 @@ def normalise_date(value: str | None) -> str | None:
     return f"{y:04d}-{mo:02d}-{d:02d}"
 
 
-class _TextExtractor(HTMLParser):
-    BLOCK: ClassVar[set[str]] = {
-        "p",
-        "div",
-        "br",
-        "li",
-        "ul",
-        "ol",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "tr",
-        "table",
-        "section",
-        "article",
-        "header",
-        "footer",
-        "blockquote",
-        "pre",
-        "hr",
-        "dd",
-        "dt",
-    }
-    SKIP: ClassVar[set[str]] = {"script", "style", "noscript", "template", "svg", "head", "nav"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title: list[str] = []
-        self._skip = 0
-        self._in_title = False
-
-    def handle_starttag(self, tag: str, attrs) -> None:  # type: ignore[override]
-        if tag == "title":
-            self._in_title = True
-        if tag in self.SKIP:
-            self._skip += 1
-        elif tag in self.BLOCK:
-            self.parts.append("\n\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-        if tag in self.SKIP:
-            self._skip = max(0, self._skip - 1)
-        elif tag in self.BLOCK:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title.append(data)
-        elif not self._skip:
-            self.parts.append(data)
-
-
 def html_to_text(source: str) -> tuple[str | None, str]:
-    """Visible text of an HTML page, block elements as paragraph breaks.
+    """The title and main text of an HTML page (``formats/html.py``), block elements as paragraphs.
 
     The extracted text *is* the document for an HTML source: offsets returned
     by the API index it (and ``GET /api/documents/<id>`` serves it), because
     markup and entities have no faithful character-for-character citation.
     """
-    parser = _TextExtractor()
-    parser.feed(source)
-    parser.close()
-    text = "".join(parser.parts)
-    text = re.sub(r"[ \t\r\f\v]*\n[ \t\r\f\v\n]*\n", "\n\n", text).strip("\n")
-    title = html.unescape("".join(parser.title)).strip() or None
-    return title, text
+    doc = read_html("", source, "")
+    return doc.title, doc.text

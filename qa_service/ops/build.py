@@ -204,9 +204,16 @@ def open_for_serving(settings: Settings, embedder: Embedder | None = None, show_
 def _build_missing(
     settings: Settings, reason: str, embedder: Embedder | None, show_progress: bool, configured: list[str] | None
 ) -> Backend:
+    """``reason``: "missing (…)" or "unusable (…)", as the callers found the index."""
+    where = os.path.abspath(settings.index_dir)
+    detail = reason.removeprefix("missing").removeprefix("unusable").strip().removeprefix("(").removesuffix(")")
+    if reason.startswith("missing"):
+        problem = f"there is no index in {where} yet" + (f" ({detail})" if detail else "")
+    else:
+        problem = f"the index in {where} cannot be used: {detail}"
     if not settings.build_if_missing:
-        raise IndexMissing(f"the index in {settings.index_dir} is {reason}; build it with `qa-service index`")
-    log.warning("the index in %s is %s: building it from %s", settings.index_dir, reason, ", ".join(settings.corpus))
+        raise IndexMissing(f"{problem}; build it with `qa-service index`")
+    log.warning("%s; building it from %s", problem, ", ".join(settings.corpus))
     with write_lock(settings.index_dir):
         return build_from(settings, embedder=embedder, show_progress=show_progress, configured=configured)
 
@@ -226,7 +233,8 @@ def catch_up(settings: Settings, embedder: Embedder | None = None, show_progress
             backend.close()
         if reason is None:
             return False
-        log.warning("the index in %s is %s: rebuilding it beside the live one", settings.index_dir, reason)
+        where = os.path.abspath(settings.index_dir)
+        log.warning("the index in %s is %s; rebuilding it beside the live one", where, reason)
         build_from(settings, embedder=embedder, show_progress=show_progress).close()
         return True
 

@@ -31,11 +31,20 @@ from pathlib import Path
 from typing import Any
 
 from qa_service.core.errors import DocumentError, IndexError_
-from qa_service.core.models import ChunkSettings
+from qa_service.core.models import ChunkSettings, Document
 from qa_service.core.settings import Settings
 from qa_service.index import Backend, open_backend, pointer_dir
 from qa_service.index.publish import CURRENT
-from qa_service.ingest.loaders import HTML_SUFFIXES, TEXT_SUFFIXES, DecodeError, decode_bytes, text_document
+from qa_service.ingest.formats import FormatError
+from qa_service.ingest.loaders import (
+    BINARY_SUFFIXES,
+    HTML_SUFFIXES,
+    TEXT_SUFFIXES,
+    DecodeError,
+    binary_document,
+    decode_bytes,
+    text_document,
+)
 from qa_service.ingest.pipeline import process_document
 from qa_service.ops.build import configured_embedder, load_corpus, publish
 from qa_service.ops.lock import write_lock
@@ -43,7 +52,7 @@ from qa_service.qa.service import QAService
 
 log = logging.getLogger(__name__)
 
-UPLOAD_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+UPLOAD_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | BINARY_SUFFIXES
 # File names are limited to 255 bytes (not characters: a CJK character is 3 bytes in UTF-8); a
 # deleted document's name in .trash/ gets a 23-byte prefix.
 MAX_NAME_BYTES = 200
@@ -65,7 +74,9 @@ def sanitise_filename(name: str) -> str:
     name = re.sub(r"[^\w.\-\u3000-\u303f\u4e00-\u9fff（）()]+", "_", name).strip("._ ")
     stem, dot, suffix = name.rpartition(".")
     if not dot or not stem:
-        raise DocumentError("The file name needs a name and an extension (.txt, .md or .html).", "invalid_filename")
+        raise DocumentError(
+            "The file name needs a name and an extension (.txt, .md, .html, .pdf or .docx).", "invalid_filename"
+        )
     if f".{suffix.lower()}" not in UPLOAD_SUFFIXES:
         raise DocumentError(
             f"Only {', '.join(sorted(UPLOAD_SUFFIXES))} files can be uploaded, not .{suffix}.", "unsupported_type"
@@ -181,10 +192,9 @@ class LiveIndex:
 
     def add_document(self, filename: str, data: bytes) -> dict[str, Any]:
         name = sanitise_filename(filename)
-        text = self._decode(data)
         upload_dir = Path(self.settings.upload_dir)
         target = upload_dir / name
-        if not process_document(text_document(name, text, target), ChunkSettings())[1]:
+        if not process_document(self._read(name, data, target), ChunkSettings())[1]:
             raise DocumentError("The document has no text left after cleaning; it was not added.", "no_text")
         with self._writing():
             current = self._state.service
@@ -207,11 +217,20 @@ class LiveIndex:
         doc = service.index.document(name) or {}
         return {k: doc.get(k) for k in ("id", "title", "publisher", "published", "format", "articles")}
 
-    def _decode(self, data: bytes) -> str:
+    def _read(self, name: str, data: bytes, target: Path) -> Document:
+        """The upload as the index will read it: every check of a corpus file, before anything is written."""
         if len(data) > self.settings.max_upload_bytes:
             raise DocumentError(
                 f"The document is larger than {self.settings.max_upload_bytes} bytes.", "payload_too_large"
             )
+        if target.suffix.lower() not in BINARY_SUFFIXES:
+            return text_document(name, self._decode(data), target)
+        try:
+            return binary_document(name, data, target)
+        except FormatError as exc:  # encrypted, damaged, past a size bound: the message says which
+            raise DocumentError(str(exc), exc.code) from exc
+
+    def _decode(self, data: bytes) -> str:
         try:
             text = decode_bytes(data)
         except DecodeError as exc:

@@ -13,7 +13,7 @@ from typing import Any
 
 from qa_service.core.models import Answer, Query
 from qa_service.core.text import IDEOGRAPH
-from qa_service.index import Backend
+from qa_service.index import Backend, Filters
 from qa_service.index.embeddings import Embedder
 from qa_service.index.fusion import FusionSettings
 from qa_service.qa.answer import compose, highlights
@@ -53,11 +53,17 @@ class QAService:
         return self.ranker.mode
 
     def ask(
-        self, question: str, history: Sequence[dict[str, str]] = (), top_k: int = 5, explain: bool = False
+        self,
+        question: str,
+        history: Sequence[dict[str, str]] = (),
+        top_k: int = 5,
+        explain: bool = False,
+        filters: Filters | None = None,
     ) -> dict[str, Any]:
+        """``filters``: answer only from the passages that match them (dates, publisher, documents)."""
         t0 = time.perf_counter()
         query = parse_question(self.index.tokenizer, question, history)
-        pool = retrieve(self.ranker, query, top_k)
+        pool = retrieve(self.ranker, query, top_k, filters)
         foreign = not_chinese(query, self.index.term_idf)
         if foreign:  # nothing to read: the words are neither Chinese nor the corpus's
             answer, passages = Answer(text=None, passage=None), list(pool[:top_k])

@@ -19,7 +19,9 @@ from qa_service.qa.reader import load_model
 from qa_service.qa.service import QAService
 from qa_service.web.errors import error_response, status_of
 from qa_service.web.openapi import openapi_spec
-from qa_service.web.validation import json_body, parse_ask
+from qa_service.web.pages import pages
+from qa_service.web.readable import readable
+from qa_service.web.validation import json_body, parse_ask, parse_filters
 
 log = logging.getLogger("qa_service.http")
 
@@ -64,7 +66,8 @@ def _settings() -> Settings:
 def ask():
     data = json_body(request)
     question, history, top_k, explain = parse_ask(data, _settings())
-    return jsonify(_service().ask(question, history, top_k, explain))
+    filters = parse_filters(data)
+    return jsonify(_service().ask(question, history, top_k, explain, filters=filters))
 
 
 @api.get("/api/documents")
@@ -91,7 +94,10 @@ def get_document(doc_id: str):
             "format": doc["format"],
             "url": doc.get("url"),
             "text": doc["text"],
+            "readable": readable(doc["text"], doc["articles_list"]),
             "articles": doc["articles_list"],
+            # A PDF: its page count, page sizes (points) and pages without a text layer (web/pages.py).
+            **{k: doc[k] for k in ("pages", "page_sizes", "scanned_pages", "ocr_pages") if k in doc},
         }
     )
 
@@ -185,6 +191,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
         service.index.tokenizer.tokens("预热")  # load jieba's dictionary now, not on the first request
     app.extensions["qa_live"] = live
     app.register_blueprint(api)
+    app.register_blueprint(pages)
     _install_handlers(app)
     return app
 

@@ -22,6 +22,7 @@ STATUS = {
     "empty_corpus": 409,
     "corpus_unavailable": 409,
     "payload_too_large": 413,
+    "document_too_large": 413,  # a PDF or Word file past a bound: pages, characters, unpacked size
     "unsupported_media_type": 415,
     "unsupported_type": 415,
     "index_not_ready": 503,

@@ -18,6 +18,9 @@ def _nullable(t: str) -> dict[str, Any]:
     return {"type": t, "nullable": True}
 
 
+ISO_DATE = {"type": "string", "nullable": True, "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+
+
 def openapi_spec(s: Settings) -> dict[str, Any]:
     errors = {str(code): _error() for code in (400, 413, 415, 503)}
     source = {
@@ -32,6 +35,10 @@ def openapi_spec(s: Settings) -> dict[str, Any]:
             "attribution": _nullable("string"),
             "char_start": {"type": "integer", "minimum": 0},
             "char_end": {"type": "integer", "minimum": 0},
+            # PDFs: where the cited characters are on the page (1-based pages; boxes in points from the top-left).
+            "page": {"type": "integer", "minimum": 1},
+            "page_end": {"type": "integer", "minimum": 1},
+            "boxes": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
         },
     }
     return {
@@ -84,7 +91,7 @@ def openapi_spec(s: Settings) -> dict[str, Any]:
                                         "filename": {
                                             "type": "string",
                                             "maxLength": 255,
-                                            "description": "ends in .txt, .md or .html; folders are stripped",
+                                            "description": "ends in .txt, .md, .html, .pdf or .docx; no folders",
                                         },
                                         "text": {"type": "string"},
                                     },
@@ -130,6 +137,35 @@ def openapi_spec(s: Settings) -> dict[str, Any]:
                             "content": {"application/json": {"schema": {"type": "object"}}},
                         },
                         **{str(c): _error() for c in (401, 403, 404, 409, 503)},
+                    },
+                },
+            },
+            "/api/documents/{doc_id}/pages/{page}.png": {
+                "parameters": [
+                    {"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {"name": "page", "in": "path", "required": True, "schema": {"type": "integer"}},
+                    {"name": "size", "in": "query", "schema": {"type": "integer"}, "description": "px, 200-2000"},
+                ],
+                "get": {
+                    "summary": "A page of a PDF document as a PNG (1-based page number)",
+                    "responses": {
+                        "200": {"description": "The page", "content": {"image/png": {"schema": {"type": "string"}}}},
+                        "304": {"description": "Not modified (If-None-Match)"},
+                        **{str(c): _error() for c in (400, 404, 503)},
+                    },
+                },
+            },
+            "/api/documents/{doc_id}/boxes": {
+                "parameters": [
+                    {"name": "doc_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {"name": "start", "in": "query", "required": True, "schema": {"type": "integer"}},
+                    {"name": "end", "in": "query", "required": True, "schema": {"type": "integer"}},
+                ],
+                "get": {
+                    "summary": "Page and per-line boxes of a PDF document's characters [start, end)",
+                    "responses": {
+                        "200": {"description": "Box", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        **{str(c): _error() for c in (400, 404, 503)},
                     },
                 },
             },
@@ -185,6 +221,27 @@ def openapi_spec(s: Settings) -> dict[str, Any]:
                             },
                         },
                         "explain": {"type": "boolean", "default": False},
+                        "filters": {"$ref": "#/components/schemas/AskFilters"},
+                    },
+                },
+                "AskFilters": {
+                    "type": "object",
+                    "nullable": True,
+                    "additionalProperties": False,
+                    "description": "Answer only from passages that match every filter given: published from/to "
+                    "(inclusive; a passage without a date is out once either is set), by the publisher (exact), "
+                    "in one of the documents (ids from GET /api/documents). Applied inside retrieval.",
+                    "properties": {
+                        "published_from": ISO_DATE,
+                        "published_to": ISO_DATE,
+                        "publisher": {"type": "string", "nullable": True, "minLength": 1, "maxLength": 300},
+                        "documents": {
+                            "type": "array",
+                            "nullable": True,
+                            "minItems": 1,
+                            "maxItems": 1000,
+                            "items": {"type": "string", "minLength": 1, "maxLength": 300},
+                        },
                     },
                 },
                 "AskResponse": {
@@ -286,6 +343,9 @@ def openapi_spec(s: Settings) -> dict[str, Any]:
                         "format": {"type": "string"},
                         "url": _nullable("string"),
                         "articles": {"type": "array", "items": {"type": "object"}},
+                        "pages": {"type": "integer", "description": "PDF only: its page count"},
+                        "page_sizes": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+                        "scanned_pages": {"type": "array", "items": {"type": "integer"}},
                     },
                 },
             },

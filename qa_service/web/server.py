@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import multiprocessing
 import re
 import selectors
 import socket
@@ -27,11 +28,32 @@ from functools import partial
 from gunicorn.workers.gthread import ThreadWorker
 
 from qa_service.core.settings import Settings, from_env
+from qa_service.index import ServePlan
 from qa_service.web.errors import raw_error
 
 HEAD_END = b"\r\n\r\n"
 _EXPECT = re.compile(rb"\r\nexpect:[ \t]*100-continue[ \t]*(?=\r\n)", re.IGNORECASE)
 MAX_HEAD_BYTES = 64 * 1024
+# Set by the first worker ready to answer, so "serving on" is logged once, when a click would work.
+# Created on import in gunicorn's master (which loads the worker class before forking): shared.
+_ANNOUNCED = multiprocessing.Value("b", 0)
+
+
+def gunicorn_command(gunicorn: str, s: Settings, plan: ServePlan) -> list[str]:
+    """The gunicorn command line ``qa-service serve`` execs."""
+    bind = f"[{s.host}]:{s.port}" if ":" in s.host else f"{s.host}:{s.port}"
+    return [
+        gunicorn,
+        *("--bind", bind, "--workers", str(plan.workers)),
+        # gthread, except that a request reaches a thread only once it is whole (this module): slow
+        # clients cost no thread. A worker rebuilding after an upload keeps answering from its live index.
+        *("--worker-class", "qa_service.web.server.BufferedThreadWorker", "--threads", "4"),
+        *(["--preload"] if plan.preload else []),  # load the index once; workers share its pages
+        *("--timeout", "60", "--graceful-timeout", "10", "--log-level", s.log_level.lower()),
+        "--no-control-socket",  # gunicorn's admin socket would need a writable $HOME; nothing uses it
+        # No gunicorn access log: the app logs every request with its latency.
+        "qa_service.web.wsgi:app",
+    ]
 
 
 @dataclass
@@ -119,6 +141,16 @@ class BufferedThreadWorker(ThreadWorker):
         self.held: dict[object, int] = {}  # bytes held per connection until it is answered
         self.held_total = 0
         super().init_process()
+
+    def load_wsgi(self) -> None:
+        """The app (and its index) is loaded and the socket listens: the worker accepts from here on."""
+        super().load_wsgi()
+        with _ANNOUNCED.get_lock():
+            if _ANNOUNCED.value:
+                return
+            _ANNOUNCED.value = 1
+        where = ", ".join(str(sock) for sock in self.sockets)
+        self.log.info("serving on %s/ with %d workers", where, self.cfg.workers)
 
     # -- reading requests without a thread ------------------------------------------------------------
     def enqueue_req(self, conn) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from typing import Any
 
 from flask import Request
 
 from qa_service.core.errors import RequestError
 from qa_service.core.settings import Settings
+from qa_service.index import Filters
 
 ROLES = ("user", "assistant")
 MAX_JSON_DEPTH = 16  # the API's bodies are 3 deep; a deeper one is an attack or a mistake
@@ -111,3 +113,57 @@ def parse_ask(data: dict[str, Any], s: Settings) -> tuple[str, list[dict[str, st
     if not isinstance(explain, bool):
         raise RequestError(code="invalid_field", message="'explain' must be true or false.")
     return question, history, top_k, explain
+
+
+FILTER_KEYS = ("published_from", "published_to", "publisher", "documents")
+MAX_FILTER_DOCUMENTS = 1000
+MAX_FILTER_CHARS = 300  # a publisher or a document id
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _bad_filter(message: str) -> RequestError:
+    return RequestError(code="invalid_field", message=message)
+
+
+def _filter_date(filters: dict[str, Any], key: str) -> str | None:
+    value = filters.get(key)
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+            return date.fromisoformat(value).isoformat()
+    except ValueError:
+        pass
+    raise _bad_filter(f"'filters.{key}' must be a date as YYYY-MM-DD.")
+
+
+def _filter_text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_FILTER_CHARS:
+        raise _bad_filter(f"'{what}' must be a string of 1 to {MAX_FILTER_CHARS} characters.")
+    return value
+
+
+def parse_filters(data: dict[str, Any]) -> Filters | None:
+    """``filters``: ``{"published_from", "published_to"}`` (YYYY-MM-DD, inclusive), ``"publisher"`` (exact),
+    ``"documents"`` (ids); all optional, none other.  A range whose end is before its start is not an
+    error: nothing matches it."""
+    filters = data.get("filters")
+    if filters is None:
+        return None
+    if not isinstance(filters, dict):
+        raise _bad_filter(f"'filters' must be an object with any of {', '.join(FILTER_KEYS)}.")
+    unknown = sorted(set(filters) - set(FILTER_KEYS))
+    if unknown:
+        raise _bad_filter(f"'filters' has unknown keys {unknown}; allowed: {', '.join(FILTER_KEYS)}.")
+    publisher = filters.get("publisher")
+    documents = filters.get("documents")
+    if documents is not None:
+        if not isinstance(documents, list) or not 1 <= len(documents) <= MAX_FILTER_DOCUMENTS:
+            raise _bad_filter(f"'filters.documents' must be a list of 1 to {MAX_FILTER_DOCUMENTS} document ids.")
+        documents = tuple(_filter_text(d, f"filters.documents[{i}]") for i, d in enumerate(documents))
+    return Filters(
+        published_from=_filter_date(filters, "published_from"),
+        published_to=_filter_date(filters, "published_to"),
+        publisher=None if publisher is None else _filter_text(publisher, "filters.publisher"),
+        documents=documents,
+    )

@@ -12,14 +12,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa_service.core.models import Hit, Query
-from qa_service.index.base import Ranker
+from qa_service.index.base import Filters, Ranker
 from qa_service.index.embeddings import Embedder, PassageVectors, QueryEncoder, query_encoder
-from qa_service.index.fusion import FusionSettings, fuse
+from qa_service.index.fusion import FusionSettings, fuse, top_ids
 
 if TYPE_CHECKING:
     from qa_service.index.embedded.store import EmbeddedIndex
 
 log = logging.getLogger(__name__)
+
+
+def passage_mask(index: EmbeddedIndex, filters: Filters) -> np.ndarray:
+    """Which passages match ``filters``: decided per article (a few thousand), spread to the passages
+    by each passage's article number, so a filtered question costs one pass over the articles."""
+    return filters.article_mask(index.articles)[np.asarray(index._chunk_meta[:, 0], dtype=np.int64)]
 
 
 class BM25Ranker:
@@ -28,10 +34,19 @@ class BM25Ranker:
     def __init__(self, index: EmbeddedIndex) -> None:
         self.index = index
 
-    def rank(self, query: Query, k: int) -> list[Hit]:
+    def rank(self, query: Query, k: int, filters: Filters | None = None) -> list[Hit]:
+        if filters:
+            # Every passage's score, those outside the filters zeroed: the k best of the rest, ties by
+            # id as BM25.top_k orders them.
+            scores = self.index.scores(query.tokens)
+            scores[~passage_mask(self.index, filters)] = 0
+            ids = top_ids(scores, k, positive_only=True)
+            found = [(int(i), float(scores[i])) for i in ids]
+        else:
+            found = self.index.search(query.tokens, k)
         return [
             Hit(chunk=self.index.chunk(i), score=score, rank=r, explain={"bm25": score, "bm25_rank": r})
-            for r, (i, score) in enumerate(self.index.search(query.tokens, k))
+            for r, (i, score) in enumerate(found)
         ]
 
 
@@ -46,12 +61,14 @@ class HybridRanker:
         self.queries = queries
         self.settings = settings
 
-    def rank(self, query: Query, k: int) -> list[Hit]:
+    def rank(self, query: Query, k: int, filters: Filters | None = None) -> list[Hit]:
         bm25 = self.index.scores(query.tokens)
         dense = np.asarray(self.vectors.matrix @ self.queries(query.text), dtype=np.float32)
+        # Filtered: fused over the matching passages only (their candidates, their min-max ranges).
+        keep = np.flatnonzero(passage_mask(self.index, filters)) if filters else np.arange(len(bm25))
         return [
-            Hit(chunk=self.index.chunk(f.passage), score=f.score, rank=r, explain=f.explain)
-            for r, f in enumerate(fuse(bm25, dense, self.settings, k))
+            Hit(chunk=self.index.chunk(int(keep[f.passage])), score=f.score, rank=r, explain=f.explain)
+            for r, f in enumerate(fuse(bm25[keep], dense[keep], self.settings, k))
         ]
 
 

@@ -42,6 +42,7 @@ from qa_service.index.embeddings import (
     embed_passages,
     embedding_text,
 )
+from qa_service.index.layout import LayoutStore
 from qa_service.index.publish import VersionWriter, json_bytes, map_bytes, npy_bytes, pack_texts, read_live_manifest
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ class EmbeddedIndex(DocumentLookup):
         doc_bounds: np.ndarray,
         manifest: dict[str, Any],
         vectors: PassageVectors | None = None,
+        layout: LayoutStore | None = None,
     ) -> None:
         self.bm25 = bm25
         self.tokenizer = tokenizer
@@ -102,6 +104,7 @@ class EmbeddedIndex(DocumentLookup):
         self._doc_bounds = doc_bounds
         self.manifest = manifest
         self.vectors = vectors
+        self.layout = layout
         self.location: Path | None = None  # the version folder it was saved to or loaded from
 
     # -- building -------------------------------------------------------
@@ -150,6 +153,7 @@ class EmbeddedIndex(DocumentLookup):
         index = cls(
             bm25, tokenizer, chunk_text, chunk_bounds, chunk_meta, articles, documents, doc_text, doc_bounds, manifest
         )
+        index.layout = LayoutStore.from_documents(corpus.documents)
         if embedder is not None:
             index.embed(embedder, previous, batch_size, show_progress)
         return index
@@ -211,6 +215,7 @@ class EmbeddedIndex(DocumentLookup):
             publisher=art["publisher"],
             attribution=art["attribution"],
             section=art["section"],
+            locate=self.locator(art["document"], start, end),
         )
 
     # -- the Backend protocol -----------------------------------------------------------
@@ -293,13 +298,18 @@ class EmbeddedIndex(DocumentLookup):
             out.put("documents.json", json_bytes(self.documents))
             out.put("doc_text.bin", bytes(self._doc_text))
             out.put("doc_bounds.npy", npy_bytes(self._doc_bounds))
-            manifest = {k: v for k, v in self.manifest.items() if k != "embeddings"}
+            manifest = {k: v for k, v in self.manifest.items() if k not in ("embeddings", "originals")}
+            kept = self.layout.save(out) if self.layout is not None else {}
+            if kept:
+                manifest["originals"] = kept
             if self.vectors is not None:
                 out.put(EMBEDDINGS, npy_bytes(np.asarray(self.vectors.matrix, dtype=np.float32)))
                 out.put(EMBEDDING_KEYS, npy_bytes(np.asarray(self.vectors.keys, dtype=np.uint8)))
                 manifest["embeddings"] = {**self.manifest.get("embeddings", {}), **self.vectors.meta()}
             where, self.manifest = out.publish(manifest)
         self.location = where
+        if self.layout is not None:
+            self.layout.saved_to(where, kept)
         log.info("index written to %s", where)
         return where
 
@@ -332,6 +342,7 @@ class EmbeddedIndex(DocumentLookup):
                 np.load(vdir / "doc_bounds.npy", mmap_mode="r"),
                 manifest,
                 _load_vectors(vdir, manifest),
+                LayoutStore.load(vdir, manifest),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorrupt(f"index in {vdir} cannot be read ({exc}): rebuild with `qa-service index`") from exc

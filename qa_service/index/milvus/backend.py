@@ -44,10 +44,11 @@ from qa_service.core.models import Corpus
 from qa_service.core.settings import Settings
 from qa_service.core.tokenizer import Tokenizer
 from qa_service.index.base import Backend, Ranker
-from qa_service.index.documents import DocumentLookup
+from qa_service.index.documents import DocumentLookup, LocatingRanker
 from qa_service.index.embedded.store import IndexSettings
 from qa_service.index.embeddings import Embedder, query_encoder
 from qa_service.index.fusion import FusionSettings
+from qa_service.index.layout import LayoutStore
 from qa_service.index.milvus.config import (
     INDEX_HINT,
     META_FORMAT,
@@ -146,6 +147,11 @@ class MilvusIndex(DocumentLookup):
 
     # -- retrieval ------------------------------------------------------------------------------
     def make_ranker(self, embedder: Embedder | None, fusion: FusionSettings) -> Ranker:
+        """The ranker below; with PDFs, its hits carry their page and boxes (index/layout.py)."""
+        ranker = self._engine_ranker(embedder, fusion)
+        return LocatingRanker(ranker, self) if self.layout is not None and len(self.layout.pages) else ranker
+
+    def _engine_ranker(self, embedder: Embedder | None, fusion: FusionSettings) -> Ranker:
         """Milvus hybrid search when a model is loaded and the collection holds its vectors; else BM25."""
         if embedder is None:
             return MilvusBM25Ranker(self.store)
@@ -234,6 +240,7 @@ class MilvusIndex(DocumentLookup):
                 root,
                 native_weighted,
             )
+            index.layout = LayoutStore.load(vdir, manifest)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorrupt(f"Milvus metadata in {vdir} cannot be read ({exc}): {REINDEX}") from exc
         if check:

@@ -7,10 +7,28 @@ from typing import Any
 import numpy as np
 
 from qa_service.core.models import Chunk, Hit, Query
+from qa_service.index.base import Filters
 from qa_service.index.embeddings import QueryEncoder
 from qa_service.index.fusion import FusionSettings, fuse
 from qa_service.index.milvus.config import _pymilvus
-from qa_service.index.milvus.store import MilvusStore
+from qa_service.index.milvus.store import MilvusStore, _literal
+
+
+def filter_expr(filters: Filters | None) -> str:
+    """The question's filters as a Milvus filter expression on the rows' own fields (dates are ISO
+    strings, so they compare as text; a row without a date holds "" and is out once a bound is set)."""
+    if not filters:
+        return ""
+    parts = []
+    if filters.published_from is not None:
+        parts.append(f"published >= {_literal(filters.published_from)}")
+    if filters.published_to is not None:
+        parts.append(f'published <= {_literal(filters.published_to)} and published != ""')
+    if filters.publisher is not None:
+        parts.append(f"publisher == {_literal(filters.publisher)}")
+    if filters.documents is not None:
+        parts.append(f"doc_id in [{', '.join(_literal(d) for d in filters.documents)}]")
+    return " and ".join(parts)
 
 
 def row_chunk(r: dict[str, Any]) -> Chunk:
@@ -46,7 +64,7 @@ class MilvusBM25Ranker:
     def __init__(self, store: MilvusStore) -> None:
         self.store = store
 
-    def rank(self, query: Query, k: int) -> list[Hit]:
+    def rank(self, query: Query, k: int, filters: Filters | None = None) -> list[Hit]:
         text = query_text(query, self.store.config.analyzer)
         if not text.strip():
             return []
@@ -57,7 +75,7 @@ class MilvusBM25Ranker:
                 rank=r,
                 explain={"bm25": float(h["distance"]), "bm25_rank": r, "engine": "milvus"},
             )
-            for r, h in enumerate(self.store.search(text, k))
+            for r, h in enumerate(self.store.search(text, k, expr=filter_expr(filters)))
         ]
 
 
@@ -102,13 +120,15 @@ class MilvusHybridRanker:
             return self.native_weighted
         return not self.store.is_lite()
 
-    def rank(self, query: Query, k: int) -> list[Hit]:
+    def rank(self, query: Query, k: int, filters: Filters | None = None) -> list[Hit]:
         text = query_text(query, self.store.config.analyzer).strip()
         vector = self.queries(query.text)
+        expr = filter_expr(filters)
         if not self.native():
-            return self._fused_here(text, vector, k)
+            return self._fused_here(text, vector, k, expr)
         label = f"{self.fusion.label()} (Milvus)"
-        hits = self.store.hybrid_search(text or None, vector, k, self.ranker(), max(k, self.fusion.candidates))
+        candidates = max(k, self.fusion.candidates)
+        hits = self.store.hybrid_search(text or None, vector, k, self.ranker(), candidates, expr)
         return [
             Hit(
                 chunk=row_chunk(h["entity"]),
@@ -119,10 +139,10 @@ class MilvusHybridRanker:
             for r, h in enumerate(hits)
         ]
 
-    def _fused_here(self, text: str, vector: np.ndarray, k: int) -> list[Hit]:
+    def _fused_here(self, text: str, vector: np.ndarray, k: int, expr: str = "") -> list[Hit]:
         store, n = self.store, self.fusion.candidates
-        bm25_hits = store.search(text, n) if text else []
-        dense_hits = store.dense_search(vector, n)
+        bm25_hits = store.search(text, n, expr=expr) if text else []
+        dense_hits = store.dense_search(vector, n, expr=expr)
         rows = {h["id"]: h["entity"] for h in (*dense_hits, *bm25_hits)}
         bm25 = {h["id"]: float(h["distance"]) for h in bm25_hits}
         dense = {h["id"]: float(h["distance"]) for h in dense_hits}

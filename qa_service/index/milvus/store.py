@@ -45,8 +45,11 @@ def _literal(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)
 
 
-def _pk_filter(pks: Sequence[int] | None) -> dict[str, str]:
-    return {"filter": f"pk in [{', '.join(str(int(p)) for p in pks)}]"} if pks else {}
+def _pk_filter(pks: Sequence[int] | None, expr: str = "") -> dict[str, str]:
+    """The search's filter: those rows (``pks``) and/or the rows ``expr`` (the question's filters) admits."""
+    parts = [f"pk in [{', '.join(str(int(p)) for p in pks)}]"] if pks else []
+    parts += [f"({expr})"] if expr else []
+    return {"filter": " and ".join(parts)} if parts else {}
 
 
 class MilvusStore:
@@ -306,16 +309,19 @@ class MilvusStore:
         return int(res[0]["count(*)"])
 
     # -- searches -----------------------------------------------------------------------------
-    def search(self, text: str, k: int, pks: Sequence[int] | None = None) -> list[dict[str, Any]]:
-        """Passages by BM25; with ``pks``, the scores of those of them that share a term with the text."""
-        return self._search("search", [text], "sparse", "BM25", k, pks)
+    def search(self, text: str, k: int, pks: Sequence[int] | None = None, expr: str = "") -> list[dict[str, Any]]:
+        """Passages by BM25; with ``pks``, the scores of those of them that share a term with the text;
+        with ``expr``, only among the rows it admits."""
+        return self._search("search", [text], "sparse", "BM25", k, pks, expr)
 
-    def dense_search(self, vector: np.ndarray, k: int, pks: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    def dense_search(
+        self, vector: np.ndarray, k: int, pks: Sequence[int] | None = None, expr: str = ""
+    ) -> list[dict[str, Any]]:
         """Passages by inner product with ``vector``; with ``pks``, the scores of exactly those rows."""
-        return self._search("dense search", [_floats(vector)], "vector", "IP", k, pks)
+        return self._search("dense search", [_floats(vector)], "vector", "IP", k, pks, expr)
 
     def _search(
-        self, what: str, data: list[Any], field: str, metric: str, k: int, pks: Sequence[int] | None
+        self, what: str, data: list[Any], field: str, metric: str, k: int, pks: Sequence[int] | None, expr: str = ""
     ) -> list[dict[str, Any]]:
         res = self.call(
             what,
@@ -326,21 +332,26 @@ class MilvusStore:
             limit=k,
             output_fields=OUTPUT_FIELDS,
             search_params={"metric_type": metric},
-            **_pk_filter(pks),
+            **_pk_filter(pks, expr),
         )
         return list(res[0]) if res else []
 
-    def hybrid_search(self, text: str | None, vector: np.ndarray, k: int, ranker: Any, candidates: int) -> list[dict]:
-        """Milvus's own hybrid search: a BM25 request (if there is text) and a dense one, fused by ``ranker``."""
+    def hybrid_search(
+        self, text: str | None, vector: np.ndarray, k: int, ranker: Any, candidates: int, expr: str = ""
+    ) -> list[dict]:
+        """Milvus's own hybrid search: a BM25 request (if there is text) and a dense one, fused by ``ranker``;
+        each request only among the rows ``expr`` admits."""
         pm = _pymilvus()
-        reqs = []
+        reqs, where = [], {"expr": expr} if expr else {}
         if text:
             reqs.append(
-                pm.AnnSearchRequest(data=[text], anns_field="sparse", param={"metric_type": "BM25"}, limit=candidates)
+                pm.AnnSearchRequest(
+                    data=[text], anns_field="sparse", param={"metric_type": "BM25"}, limit=candidates, **where
+                )
             )
         reqs.append(
             pm.AnnSearchRequest(
-                data=[_floats(vector)], anns_field="vector", param={"metric_type": "IP"}, limit=candidates
+                data=[_floats(vector)], anns_field="vector", param={"metric_type": "IP"}, limit=candidates, **where
             )
         )
         res = self.call(

@@ -26,6 +26,7 @@ from qa_service.index.documents import corpus_records
 from qa_service.index.embedded.bm25 import BM25Params, TermIdf, okapi_idf
 from qa_service.index.embedded.store import IndexSettings
 from qa_service.index.embeddings import Embedder, embedding_text
+from qa_service.index.layout import LayoutStore
 from qa_service.index.milvus.config import (
     MAX_VARCHAR,
     META_FORMAT,
@@ -79,6 +80,7 @@ class Prepared:
     articles: list[dict[str, Any]]
     texts: list[str]
     passages: int
+    layout: LayoutStore | None = None  # the page layout of the PDFs (index/layout.py)
 
 
 def _check_len(value: str, what: str, doc_id: str) -> str:
@@ -144,6 +146,7 @@ def prepare(corpus: Corpus, analyzer: str, settings: IndexSettings = IndexSettin
         articles=articles,
         texts=[d.text for d in corpus.documents],
         passages=len(corpus.chunks),
+        layout=LayoutStore.from_documents(corpus.documents),
     )
 
 
@@ -274,5 +277,6 @@ def save_meta(root: Path, prepared: Prepared, manifest: dict[str, Any]) -> Path:
         out.put("df.npy", npy_bytes(prepared.terms.df))
         out.put("doc_text.bin", doc_text)
         out.put("doc_bounds.npy", npy_bytes(doc_bounds))
-        where, _ = out.publish(manifest)
+        kept = prepared.layout.save(out) if prepared.layout is not None else {}
+        where, _ = out.publish({**manifest, "originals": kept} if kept else manifest)
     return where

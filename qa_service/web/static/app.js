@@ -25,13 +25,18 @@
   var state = {
     history: [], // [{role: "user"|"assistant", content}]
     busy: false,
-    replies: 0,
-    docs: new Map(), // document id -> Promise<document JSON>
-    source: null // {mark} of the open source view
+    replies: 0
   };
 
   var $ = function (id) { return document.getElementById(id); };
   var thread, welcome, form, input, sendBtn, live, charCount, newChatBtn;
+
+  // What the other scripts of the page (library.js, uploads.js, conversations.js) plug in.
+  var hooks = {
+    filters: function () { return null; }, // the library panel's filters for /api/ask, or null
+    onAnswer: function () {}, // (question, response): a reply was shown
+    onReset: function () {} // the thread was emptied for a new conversation
+  };
 
   // ---------------------------------------------------------------- helpers
 
@@ -188,16 +193,34 @@
     });
   }
 
-  function resetConversation() {
-    if (state.busy) return;
+  function clearThread() {
     state.history = [];
     thread.textContent = "";
     thread.append(welcome);
     newChatBtn.hidden = true;
+  }
+
+  function resetConversation() {
+    if (state.busy) return;
+    clearThread();
+    hooks.onReset();
     input.value = "";
     autosize();
     input.focus();
     announce("已开始新对话");
+  }
+
+  /** Show a stored conversation ([{question, data}]) as it was, and continue from it. */
+  function restore(turns) {
+    if (state.busy) return;
+    clearThread();
+    (turns || []).forEach(function (t) {
+      if (!t || typeof t.question !== "string" || !t.data || typeof t.data !== "object" || !t.data.answer) return;
+      hideWelcome();
+      appendUser(t.question);
+      appendAnswer(t.data);
+      state.history.push({ role: "user", content: t.question }, { role: "assistant", content: summarize(t.data) });
+    });
   }
 
   function appendUser(question) {
@@ -238,7 +261,7 @@
       "data-passage": i,
       title: "查看原文：" + title,
       "aria-label": "引用 " + (i + 1) + "：" + title + "，查看原文",
-      onclick: function (ev) { ev.stopPropagation(); openSource(reply, i); }
+      onclick: function (ev) { ev.stopPropagation(); window.QA.openSource(reply, i); }
     }, String(i + 1));
   }
 
@@ -305,7 +328,7 @@
         // Let people select text in a card without opening the source.
         var sel = window.getSelection();
         if (sel && String(sel).length) return;
-        openSource(reply, i);
+        window.QA.openSource(reply, i);
       }
     }, [
       el("div", { class: "passage-head" }, [
@@ -319,7 +342,7 @@
         el("button", {
           type: "button",
           class: "link-btn",
-          onclick: function (ev) { ev.stopPropagation(); openSource(reply, i); }
+          onclick: function (ev) { ev.stopPropagation(); window.QA.openSource(reply, i); }
         }, "查看原文 ›")
       ])
     ]);
@@ -378,6 +401,13 @@
       "data-reply": reply.id
     }, body);
 
+    if (typeof data.rewritten_question === "string" && data.rewritten_question) {
+      // A follow-up is answered as merged with the question before it: say how, so a wrong answer is explained.
+      body.append(el("p", { class: "rewritten" }, [
+        el("span", { class: "rewritten-label" }, "理解为："), data.rewritten_question
+      ]));
+    }
+
     var textBlock = null, listBlock = null;
     if (a.text) {
       // With a list answer, the single-span answer is secondary: shown after the list.
@@ -424,9 +454,12 @@
       metaBits.push(el("span", { class: "confidence" + (sure ? "" : " low") }, sure ? "较确定" : "仅供参考"));
     }
     if (typeof data.took_ms === "number") metaBits.push(el("span", null, "用时 " + Math.round(data.took_ms) + " 毫秒"));
+    if (found) metaBits.push(copyButton(reply));
     if (metaBits.length) body.append(el("p", { class: "answer-meta" }, metaBits));
 
-    if (reply.passages.length) body.append(passageSection(reply, found));
+    if (reply.passages.length) {
+      body.append(found || typeof data.notice === "string" ? passageSection(reply, found) : closestSection(reply));
+    }
 
     thread.append(node);
 
@@ -435,6 +468,72 @@
       : "没有找到相关内容";
     announce(spoken + (reply.passages.length ? "。附 " + reply.passages.length + " 个相关段落。" : "。"));
     return node;
+  }
+
+  /** No answer, but relevant text: the best passage shown open, the others folded. */
+  function closestSection(reply) {
+    var n = reply.passages.length;
+    var section = el("section", { class: "passages passages-closest", "aria-label": "最相关原文" }, [
+      el("h3", { class: "passages-title" }, "最相关原文"), passageList(reply, 0, 1)
+    ]);
+    if (n > 1) {
+      section.append(el("details", { class: "passages-more passages-fold" }, [
+        el("summary", null, "其他段落（" + (n - 1) + "）"), passageList(reply, 1, n)
+      ]));
+    }
+    return section;
+  }
+
+  /** The answer with its citation (title, date, publisher), as it is put on the clipboard. */
+  function citedText(reply) {
+    var a = reply.answer;
+    var lines = [];
+    if (a.items.length) lines.push(a.items.map(function (it) { return it.text; }).join("、"));
+    if (a.text && !a.items.length) lines.push(a.text);
+    if (a.evidence && a.evidence.text) lines.push(a.evidence.text);
+    var cited = [];
+    if (a.passage !== null) cited.push(a.passage);
+    a.items.forEach(function (it) { (it.passages || []).forEach(function (i) { if (cited.indexOf(i) < 0) cited.push(i); }); });
+    cited.slice(0, 3).forEach(function (i) {
+      var src = (reply.passages[i] || {}).source;
+      if (!src) return;
+      var cite = [src.title ? "《" + src.title + "》" : null, formatDate(src.published), src.publisher].filter(Boolean);
+      lines.push("——" + cite.join("，"));
+    });
+    return lines.join("\n");
+  }
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    // Plain http on another host: the clipboard API is not there; a selected textarea still copies.
+    return new Promise(function (resolve, reject) {
+      var area = el("textarea", { class: "visually-hidden", readonly: true });
+      area.value = text;
+      document.body.append(area);
+      area.select();
+      var ok = document.execCommand("copy");
+      area.remove();
+      if (ok) resolve(); else reject(new Error("copy failed"));
+    });
+  }
+
+  function copyButton(reply) {
+    var btn = el("button", {
+      type: "button",
+      class: "link-btn copy-btn",
+      "aria-label": "复制答案和出处",
+      onclick: function () {
+        copyText(citedText(reply)).then(function () {
+          btn.textContent = "已复制";
+          announce("已复制答案和出处");
+        }, function () {
+          btn.textContent = "复制失败";
+          announce("复制失败，请手动选择文字复制");
+        });
+        window.setTimeout(function () { btn.textContent = "复制"; }, 2000);
+      }
+    }, "复制");
+    return btn;
   }
 
   function appendError(message, question) {
@@ -479,6 +578,13 @@
     return "服务器返回错误（HTTP " + status + "）。";
   }
 
+  function askBody(question, history) {
+    var body = { question: question, top_k: TOP_K, history: history };
+    var filters = hooks.filters();
+    if (filters) body.filters = filters;
+    return body;
+  }
+
   function ask(question, opts) {
     if (state.busy) return;
     hideWelcome();
@@ -497,7 +603,7 @@
     fetch("/api/ask", {
       method: "POST",
       headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      body: JSON.stringify({ question: question, top_k: TOP_K, history: history })
+      body: JSON.stringify(askBody(question, history))
     }).then(function (resp) {
       return resp.text().then(function (raw) {
         var data = null;
@@ -512,6 +618,7 @@
       done();
       var node = appendAnswer(data);
       state.history.push({ role: "user", content: question }, { role: "assistant", content: summarize(data) });
+      hooks.onAnswer(question, data);
       (userNode || node).scrollIntoView({ behavior: "smooth", block: "start" });
     }, function (err) {
       done();
@@ -521,135 +628,6 @@
       announce("出错了：" + message);
       scrollToBottom();
     });
-  }
-
-  // ---------------------------------------------------------------- source view
-
-  function loadDocument(id) {
-    if (!state.docs.has(id)) {
-      var promise = fetch("/api/documents/" + encodeURIComponent(id), { headers: { "Accept": "application/json" } })
-        .then(function (resp) {
-          return resp.text().then(function (raw) {
-            var data = null;
-            try { data = raw ? JSON.parse(raw) : null; } catch (e) { data = null; }
-            if (!resp.ok) throw { shown: errorMessage(resp.status, data) };
-            if (!data || typeof data.text !== "string") throw { shown: "服务器返回了无法识别的原文数据。" };
-            return data;
-          });
-        });
-      promise.catch(function () { state.docs.delete(id); });
-      state.docs.set(id, promise);
-    }
-    return state.docs.get(id);
-  }
-
-  /**
-   * Map code-point offsets of a (cleaned) passage text onto the original
-   * document: the passage equals the original range with whitespace removed.
-   * Returns an array (passage index -> original index, null for whitespace),
-   * or null if the texts do not line up.
-   */
-  function alignPassage(origCps, start, end, passCps) {
-    var map = new Array(passCps.length);
-    var j = start;
-    var ws = /\s/;
-    for (var i = 0; i < passCps.length; i++) {
-      var c = passCps[i];
-      if (ws.test(c)) { map[i] = null; continue; }
-      while (j < end && ws.test(origCps[j])) j++;
-      if (j >= end || origCps[j] !== c) return null;
-      map[i] = j++;
-    }
-    return map;
-  }
-
-  function openSource(reply, i) {
-    var p = reply.passages[i];
-    if (!p || !p.source) return;
-    var source = p.source;
-    var dialog = $("source-view");
-    var textBox = $("source-text");
-    var status = $("source-status");
-    var article = $("source-article");
-
-    $("source-title").textContent = source.title || source.document || "原文";
-    var meta = [source.document, formatDate(source.published), source.publisher].filter(Boolean);
-    $("source-meta").textContent = meta.join(" · ");
-    article.hidden = true;
-    textBox.textContent = "";
-    status.textContent = "正在加载原文…";
-    status.className = "source-status";
-    dialog.setAttribute("data-state", "loading");
-    $("source-jump").hidden = true;
-    state.source = null;
-    if (!dialog.open) dialog.showModal();
-
-    var token = {};
-    dialog._token = token;
-    loadDocument(source.document).then(function (doc) {
-      if (dialog._token !== token) return;
-      var cps = codePoints(doc.text);
-      var start = source.char_start, end = source.char_end;
-      if (!isInt(start) || !isInt(end) || start < 0 || end > cps.length || start >= end) {
-        throw { shown: "引用位置无效（" + start + "–" + end + "）。" };
-      }
-      var art = (doc.articles || []).find(function (x) {
-        return isInt(x.char_start) && isInt(x.char_end) && x.char_start <= start && end <= x.char_end;
-      });
-      var heading = source.title || (art && art.title) || doc.title || doc.id;
-      $("source-title").textContent = heading;
-      $("source-meta").textContent = [doc.id, formatDate(doc.published || source.published),
-        doc.publisher || source.publisher].filter(Boolean).join(" · ");
-
-      var info = [];
-      if (doc.title && doc.title !== heading) info.push("所在文档：" + doc.title);
-      if (source.section) info.push("栏目：" + source.section);
-      if (source.attribution) info.push("来源：" + source.attribution);
-      if (info.length) { article.textContent = info.join(" · "); article.hidden = false; }
-
-      // Answer span inside this passage, mapped onto the original text.
-      var inner = null;
-      if (reply.answer.passage === i && Array.isArray(reply.answer.span)) {
-        var map = alignPassage(cps, start, end, codePoints(p.text));
-        if (map) {
-          var idx = map.slice(reply.answer.span[0], reply.answer.span[1]).filter(function (x) { return x !== null && x !== undefined; });
-          if (idx.length) inner = [idx[0], idx[idx.length - 1] + 1];
-        }
-      }
-
-      var mark = el("mark", { class: "cite", id: "source-cite" });
-      if (inner) {
-        mark.append(
-          cps.slice(start, inner[0]).join(""),
-          el("mark", { class: "answer" }, cps.slice(inner[0], inner[1]).join("")),
-          cps.slice(inner[1], end).join(""));
-      } else {
-        mark.append(cps.slice(start, end).join(""));
-      }
-      textBox.append(cps.slice(0, start).join(""), mark, cps.slice(end).join(""));
-      status.textContent = "";
-      state.source = { mark: mark };
-      $("source-jump").hidden = false;
-      dialog.setAttribute("data-state", "ready");
-      window.requestAnimationFrame(function () { scrollToCite(mark, false); });
-    }).catch(function (err) {
-      if (dialog._token !== token) return;
-      status.textContent = "无法加载原文：" + (err && err.shown ? err.shown : "网络错误" + (err && err.message ? "（" + err.message + "）" : ""));
-      status.className = "source-status error";
-      dialog.setAttribute("data-state", "error");
-    });
-  }
-
-  /** Bring the cited passage into view: centred, or its start if it is taller than the view. */
-  function scrollToCite(mark, smooth) {
-    var body = $("source-body");
-    var tall = mark.getBoundingClientRect().height > body.clientHeight * 0.7;
-    mark.scrollIntoView({ block: tall ? "start" : "center", behavior: smooth ? "smooth" : "auto" });
-  }
-
-  function closeSource() {
-    var dialog = $("source-view");
-    if (dialog.open) dialog.close();
   }
 
   // ---------------------------------------------------------------- wiring
@@ -680,22 +658,18 @@
     input.addEventListener("input", function () { autosize(); updateCount(); });
     newChatBtn.addEventListener("click", resetConversation);
 
-    var dialog = $("source-view");
-    $("source-close").addEventListener("click", closeSource);
-    $("source-jump").addEventListener("click", function () {
-      if (state.source) scrollToCite(state.source.mark, true);
-    });
-    dialog.addEventListener("click", function (ev) {
-      if (ev.target === dialog) closeSource(); // click on the backdrop
-    });
-    dialog.addEventListener("close", function () {
-      dialog._token = null;
-      dialog.removeAttribute("data-state");
-    });
-
     autosize();
     input.focus();
   }
+
+  window.QA = {
+    el: el, $: $, formatDate: formatDate, announce: announce, errorMessage: errorMessage,
+    highlighted: highlighted, codePoints: codePoints, isInt: isInt,
+    hooks: hooks, restore: restore, newConversation: resetConversation,
+    isBusy: function () { return state.busy; },
+    openSource: function () {}, // sourceview.js
+    forgetDocument: function () {} // sourceview.js: drop a deleted document's cached text
+  };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
