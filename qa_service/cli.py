@@ -29,7 +29,7 @@ EPILOG = textwrap.dedent(
       qa-service index ~/news --index-dir /srv/qa-index
       qa-service index --backend milvus     # load the corpus into Milvus (QA_MILVUS_URI, QA_MILVUS_COLLECTION)
       qa-service serve --port 8000          # JSON API + chat page on http://127.0.0.1:8000/
-      qa-service ask "谁陪同宋洁督导爱国卫生工作？"
+      qa-service ask "宋洁是哪天实地督导上街区爱国卫生工作的？"
       qa-service ask "哪些街道开展了爱国卫生或创卫工作？" --json
       qa-service eval                       # retrieval and answer figures on the eval sets
       qa-service eval --backend milvus      # the same figures through Milvus, beside the embedded index
@@ -279,6 +279,7 @@ def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
 def cmd_ask(args: argparse.Namespace, s: Settings) -> int:
     from qa_service.index.fusion import FusionSettings
     from qa_service.ops.build import configured_embedder, ensure_backend
+    from qa_service.qa.neural import load_reader
     from qa_service.qa.service import QAService
 
     if not 1 <= args.top_k <= s.max_top_k:
@@ -291,9 +292,9 @@ def cmd_ask(args: argparse.Namespace, s: Settings) -> int:
     if not question or len(question) > s.max_question_chars:
         print(f"qa-service ask: the question must be 1 to {s.max_question_chars} characters", file=sys.stderr)
         return 2
-    embedder = configured_embedder(s)
-    svc = QAService(ensure_backend(s, embedder=embedder), embedder, FusionSettings.from_settings(s))
-    result = svc.ask(question, top_k=args.top_k)
+    embedder, proposer = configured_embedder(s), load_reader(s.reader_model)
+    svc = QAService(ensure_backend(s, embedder=embedder), embedder, FusionSettings.from_settings(s), proposer=proposer)
+    result = svc.ask(question, top_k=max(args.top_k, args.passages or 0))
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0

@@ -50,11 +50,11 @@ def test_ask_returns_the_documented_shape(client):
 
 
 def test_demo_question_cites_document_001_with_the_answer(client):
-    body = ask(client, {"question": "谁陪同宋洁督导爱国卫生工作？"}).get_json()
+    body = ask(client, {"question": "宋洁是哪天实地督导上街区爱国卫生工作的？"}).get_json()
     top = body["passages"][0]
     assert top["source"]["document"] == "001_ca14ccf12a6e3ca9.txt"
     assert "房玉雯" in top["text"]
-    assert "房玉雯" in body["answer"]["text"]
+    assert body["answer"]["text"] == "4月14日"
     p = body["passages"][body["answer"]["passage"]]
     s, e = body["answer"]["span"]
     assert p["text"][s:e] == body["answer"]["text"]

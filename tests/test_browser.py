@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHOTS = REPO / "test-output" / "screenshots"
 DOC_SHOTS = REPO / "docs" / "screenshots"
 
-DEMO_QUESTION = "谁陪同宋洁督导爱国卫生工作？"
+DEMO_QUESTION = "宋洁是哪天实地督导上街区爱国卫生工作的？"
 LIST_QUESTION = "哪些街道开展了爱国卫生或创卫工作？"
 FOLLOW_UP = "那工业路街道呢？"
 MAX_QUESTION = 2000

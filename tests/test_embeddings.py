@@ -49,6 +49,7 @@ from qa_service.ops.build import configured_embedder, ensure_backend
 from qa_service.qa.service import QAService
 from qa_service.web.app import create_app
 from tests.conftest import ROOT, SEEDS
+from tests.tiny_bert import save_char_tokenizer, tiny_bert_config
 
 EXPLAIN_KEYS = {"bm25", "bm25_rank", "dense", "dense_rank", "fused", "fusion"}
 
@@ -335,7 +336,7 @@ def test_hybrid_service_answers_with_explained_scores(hybrid_index, fake):
     res = svc.ask("谁陪同宋洁督导爱国卫生工作？", explain=True)
     assert res["mode"] == "hybrid"
     top = res["passages"][0]
-    assert top["source"]["document"] == "001_ca14ccf12a6e3ca9.txt" and "房玉雯" in res["answer"]["text"]
+    assert top["source"]["document"] == "001_ca14ccf12a6e3ca9.txt" and "房玉雯" in top["text"]
     for p in res["passages"]:
         assert set(p["explain"]) == EXPLAIN_KEYS
         assert p["score"] == pytest.approx(p["explain"]["fused"], abs=1e-4)
@@ -455,45 +456,17 @@ def _require_sentence_transformers() -> None:
 
 def build_tiny_model(path: Path, texts: Sequence[str], seed: int = 0) -> Path:
     """A 2-layer BERT (hidden 32) with a character WordPiece vocabulary, mean pooled."""
-    import torch
     from sentence_transformers import SentenceTransformer
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+    from transformers import BertModel
 
     try:
         from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
     except ImportError:  # sentence-transformers < 6
         from sentence_transformers.models import Pooling, Transformer
 
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    chars = sorted({ch for t in texts for ch in t if not ch.isspace()})
-    vocab = {t: i for i, t in enumerate(special + chars)}
-    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True, handle_chinese_chars=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])]
-    )
     hf = path.parent / f"{path.name}-hf"
-    PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=512,
-    ).save_pretrained(hf)
-    torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-    )
-    BertModel(config).save_pretrained(hf)
+    vocab_size = save_char_tokenizer(hf, texts)
+    BertModel(tiny_bert_config(vocab_size, seed)).save_pretrained(hf)
     SentenceTransformer(modules=[Transformer(str(hf), max_seq_length=512), Pooling(32, "mean")], device="cpu").save(
         str(path)
     )

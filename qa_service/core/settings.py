@@ -16,6 +16,7 @@
 | QA_UPLOAD_DIR         | ./uploads          | where uploaded documents are stored (part of the corpus) |
 | QA_MAX_UPLOAD_BYTES   | 10485760           | largest uploaded document                            |
 | QA_EMBEDDING_MODEL    | (unset)            | sentence-transformers model (name or folder); unset = BM25 only |
+| QA_READER_MODEL       | (unset)            | extractive QA model (name or folder) adding answer spans; ``[reader]`` |
 | QA_HYBRID_WEIGHT      | 0.4                | dense share of the hybrid score (0 = BM25 order, 1 = dense order) |
 | QA_HYBRID_FUSION      | weighted           | ``weighted`` (min-max scores mixed) or ``rrf`` (reciprocal rank, k=60) |
 | QA_EMBEDDING_BATCH    | 32                 | passages per embedding batch when indexing           |
@@ -72,6 +73,7 @@ class Settings:
     upload_dir: str = "uploads"
     max_upload_bytes: int = 10 * 1024 * 1024
     embedding_model: str = ""  # empty: BM25 only
+    reader_model: str = ""  # empty: the fitted reader alone (no neural span proposals)
     hybrid_weight: float = 0.4
     hybrid_fusion: str = "weighted"
     embedding_batch: int = 32
@@ -188,6 +190,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str, str], Any], bool]] = {
     "QA_UPLOAD_DIR": ("upload_dir", lambda _, v: v, False),
     "QA_MAX_UPLOAD_BYTES": ("max_upload_bytes", _int, False),
     "QA_EMBEDDING_MODEL": ("embedding_model", lambda _, v: v.strip(), True),
+    "QA_READER_MODEL": ("reader_model", lambda _, v: v.strip(), True),
     "QA_HYBRID_WEIGHT": ("hybrid_weight", _fraction, False),
     "QA_HYBRID_FUSION": ("hybrid_fusion", _choice("weighted", "rrf"), False),
     "QA_EMBEDDING_BATCH": ("embedding_batch", _int, False),

@@ -22,6 +22,7 @@ from qa_service.qa.enumerate import asks_for_list, best_enumeration
 from qa_service.qa.features import answerable_features
 from qa_service.qa.listing import ListSpec, dated, list_items, list_spec
 from qa_service.qa.model import AnswerModel
+from qa_service.qa.neural import SpanProposer
 from qa_service.qa.reader import Reading, read
 from qa_service.qa.scoring import Scorer
 
@@ -30,8 +31,9 @@ def answerable_inputs(
     scorer: Scorer, query: Query, reading: Reading, hit: Hit, doc_text: Callable[[str], str] | None
 ) -> np.ndarray:
     """What the abstention scorer reads: how likely the reading is, how much of the question the
-    evidence holds, the weight of words the corpus has never seen, and names the question asks
-    about that the cited document lacks."""
+    evidence holds, the weight of words the corpus has never seen, names the question asks about
+    that the cited document lacks, and a year or day the question names that the cited passage
+    neither says nor was published on (2022年 asked of a 2021 bulletin)."""
     unknown = sum(w for t, w in scorer.weights.items() if t in scorer.unknown) / scorer.total if scorer.total else 1.0
     focus_unknown = any(len(f) >= 2 for f in scorer.focus & scorer.unknown)
     names_missing = False
@@ -46,7 +48,28 @@ def answerable_inputs(
         focus_unknown,
         names_missing,
         reading.best_coverage,
+        date_missing(query.text, hit),
     )
+
+
+_YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
+_DAY = re.compile(r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]")
+
+
+def date_missing(question: str, hit: Hit) -> bool:
+    """The question names a year or a day that the passage (text, title) does not say and is not
+    its publication date."""
+    c = hit.chunk
+    text = strip_ws(f"{c.title}{c.text}")
+    published = c.published or ""
+    for y in _YEAR.findall(question):
+        if f"{y}年" not in text and not published.startswith(y):
+            return True
+    for m, d in _DAY.findall(question):
+        said = f"{int(m)}月{int(d)}日" in text or f"{int(m)}月{int(d)}号" in text
+        if not said and published[5:] != f"{int(m):02d}-{int(d):02d}":
+            return True
+    return False
 
 
 def answerable_probability(
@@ -82,11 +105,15 @@ def compose(
     idf: Callable[[str], float | None],
     max_idf: float,
     doc_text: Callable[[str], str] | None = None,
+    proposer: SpanProposer | None = None,
 ) -> tuple[Answer, list[Hit]]:
-    """The answer and the passages to return (top_k best, plus any a list item cites)."""
+    """The answer and the passages to return (top_k best, plus any a list item cites); ``proposer``
+    is the optional neural reader (neural.py)."""
     passages = list(pool[:top_k])
     # A question asking two things is read part by part; the first part's answer is the answer.
-    parts = [_read_part(model, tokenizer, q, passages, (idf, max_idf), doc_text) for q in query.slots or [query]]
+    parts = [
+        _read_part(model, tokenizer, q, passages, (idf, max_idf), doc_text, proposer) for q in query.slots or [query]
+    ]
     first, reading = parts[0]
     answer = Answer(first.text, first.passage, first.span, confidence=first.confidence, evidence=first.evidence)
     if query.slots:
@@ -105,11 +132,12 @@ def _read_part(
     passages: Sequence[Hit],
     idf: tuple[Callable[[str], float | None], float],
     doc_text: Callable[[str], str] | None,
+    proposer: SpanProposer | None = None,
 ) -> tuple[SlotAnswer, Reading | None]:
     """The short answer to ``query`` in ``passages`` with its evidence, or none below the threshold."""
     out = SlotAnswer(query.text, None)
     scorer = Scorer(query, *idf)
-    reading = read(model, tokenizer, query, scorer, passages) if passages else None
+    reading = read(model, tokenizer, query, scorer, passages, proposer) if passages else None
     if reading is None:
         return out, None
     p = reading.passage

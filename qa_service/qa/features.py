@@ -49,6 +49,8 @@ SENTENCE_FEATURES = (
     "log_length",
     "boilerplate",
     "first_sentence",
+    "context_coverage",
+    "focus_in_context",
 )
 # Whether the corpus answers the question at all (the abstention model).
 ANSWERABLE_FEATURES = (
@@ -60,6 +62,7 @@ ANSWERABLE_FEATURES = (
     "focus_unknown",
     "names_missing",
     "top_coverage",
+    "date_missing",
 )
 SPAN_FEATURES = (
     "bias",
@@ -131,8 +134,17 @@ def _best_slot(view: QuestionView, text: str) -> tuple[int, int]:
 
 
 def sentence_features(
-    view: QuestionView, sentence: str, coverage: float, focus: bool, rank: int, score_ratio: float, first: bool
+    view: QuestionView,
+    sentence: str,
+    coverage: float,
+    focus: bool,
+    rank: int,
+    score_ratio: float,
+    first: bool,
+    context_coverage: float,
 ) -> np.ndarray:
+    """``context_coverage``: how much of the question the sentence holds with the one before it, for
+    a sentence that leaves its subject to the one before (…宋洁督导爱国卫生工作。副区长房玉雯陪同。)."""
     chars = set(sentence)
     grams = {sentence[i : i + 2] for i in range(len(sentence) - 1)}
     left, right = _best_slot(view, sentence)
@@ -152,6 +164,8 @@ def sentence_features(
             math.log1p(len(sentence)) / 6,
             float(bool(BOILERPLATE.search(sentence))),
             float(first),
+            context_coverage,
+            float(focus) * context_coverage,
         ],
         dtype=np.float64,
     )
@@ -218,6 +232,7 @@ def answerable_features(
     focus_unknown: bool,
     names_missing: bool,
     top_coverage: float,
+    date_missing: bool,
 ) -> np.ndarray:
     return np.array(
         [
@@ -229,6 +244,7 @@ def answerable_features(
             float(focus_unknown),
             float(names_missing),
             top_coverage,
+            float(date_missing),
         ],
         dtype=np.float64,
     )

@@ -18,6 +18,7 @@ from qa_service.index.embeddings import Embedder
 from qa_service.index.fusion import FusionSettings
 from qa_service.qa.answer import compose, highlights
 from qa_service.qa.model import AnswerModel
+from qa_service.qa.neural import SpanProposer
 from qa_service.qa.question import parse_question
 from qa_service.qa.reader import load_model
 from qa_service.qa.retrieve import retrieve
@@ -41,12 +42,14 @@ class QAService:
         embedder: Embedder | None = None,
         fusion: FusionSettings = FusionSettings(),
         model: AnswerModel | None = None,
+        proposer: SpanProposer | None = None,
     ) -> None:
         """Hybrid retrieval when ``embedder`` matches the index's vectors, BM25 otherwise; answers by
         ``model`` (default: the fitted model shipped in the package)."""
         self.index = index
         self.ranker = index.make_ranker(embedder, fusion)
         self.model = model or load_model()
+        self.proposer = proposer  # the optional neural reader (QA_READER_MODEL)
 
     @property
     def mode(self) -> str:
@@ -77,6 +80,7 @@ class QAService:
                 self.index.term_idf,
                 self.index.max_idf,
                 self.index.document_text,
+                self.proposer,
             )
         out_passages = []
         for hit in passages:

@@ -15,6 +15,7 @@ from qa_service.core.settings import PACKAGE_DIR, Settings, from_env
 from qa_service.index.fusion import FusionSettings
 from qa_service.ops.build import configured_embedder, ensure_backend
 from qa_service.ops.live import LiveIndex
+from qa_service.qa.neural import load_reader
 from qa_service.qa.reader import load_model
 from qa_service.qa.service import QAService
 from qa_service.web.errors import error_response, status_of
@@ -174,9 +175,10 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     embedder = configured_embedder(settings)
     fusion = FusionSettings.from_settings(settings)
     model = load_model()  # once: every index version the app loads is answered by the same model
+    proposer = load_reader(settings.reader_model)
 
     def make_service(backend):
-        return QAService(backend, embedder, fusion, model)
+        return QAService(backend, embedder, fusion, model, proposer)
 
     error = None
     if service is None:

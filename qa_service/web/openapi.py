@@ -288,6 +288,24 @@ def openapi_spec(s: Settings) -> dict[str, Any]:
                                         },
                                     },
                                 },
+                                "slots": {
+                                    "type": "array",
+                                    "description": "For a question asking two or three things "
+                                    "(是哪天开的？会上是谁讲的话？): one answer per part, each cited like the answer "
+                                    "(the first is the answer itself); empty otherwise.",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["question", "text", "passage", "span", "evidence"],
+                                        "properties": {
+                                            "question": {"type": "string"},
+                                            "text": _nullable("string"),
+                                            "passage": _nullable("integer"),
+                                            "span": {"type": "array", "items": {"type": "integer"}, "nullable": True},
+                                            "confidence": {"type": "number"},
+                                            "evidence": {"type": "object", "nullable": True},
+                                        },
+                                    },
+                                },
                             },
                         },
                         "passages": {

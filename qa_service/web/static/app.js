@@ -16,9 +16,9 @@
   var MAX_QUESTION = 2000; // the backend rejects longer questions (question_too_long)
   var VISIBLE_PASSAGES = 3; // passage cards shown unfolded under an answer
   var EXAMPLES = [
-    "谁陪同宋洁督导爱国卫生工作？",
+    "宋洁是哪天实地督导上街区爱国卫生工作的？",
     "哪些街道开展了爱国卫生或创卫工作？",
-    "上街区一季度一般公共预算收入是多少？",
+    "金星啤酒厂片区改造项目推进会由谁主持？",
     "肥城市什么时候召开了政法队伍教育整顿动员部署会议？"
   ];
 
