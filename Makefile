@@ -18,9 +18,10 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-# Everything the tests use: embeddings (sentence-transformers on the CPU build of torch 2.13.0) and Milvus Lite.
+# Everything the tests use: embeddings and the neural reader (transformers on the CPU build of torch
+# 2.13.0), Milvus Lite, and the faster segmenters (QA_TOKENIZER).
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,embeddings,milvus]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,embeddings,milvus,reader,fast]'
 	touch $@ $(VENV)/.installed-run
 
 setup-run: $(VENV)/.installed-run

@@ -256,10 +256,16 @@ def render(rep: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+# Sections other benchmarks wrote (e.g. tokenizers.py's) start with this line and are kept on re-rendering.
+KEPT = "<!-- kept by report.py: from another benchmark's run -->"
+
+
 def main() -> None:
     src = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / ".data" / "results.json"
     dst = Path(sys.argv[2]) if len(sys.argv) > 2 else HERE / "RESULTS.md"
-    dst.write_text(render(json.loads(src.read_text("utf-8"))), encoding="utf-8")
+    old = dst.read_text("utf-8") if dst.exists() else ""
+    kept = old[old.index(KEPT) :] if KEPT in old else ""
+    dst.write_text(render(json.loads(src.read_text("utf-8"))) + ("\n" + kept if kept else ""), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@
 | QA_HYBRID_WEIGHT      | 0.4                | dense share of the hybrid score (0 = BM25 order, 1 = dense order) |
 | QA_HYBRID_FUSION      | weighted           | ``weighted`` (min-max scores mixed) or ``rrf`` (reciprocal rank, k=60) |
 | QA_EMBEDDING_BATCH    | 32                 | passages per embedding batch when indexing           |
+| QA_TOKENIZER          | jieba              | index terms' segmenter: jieba, rjieba or jieba_fast (``[fast]``) |
 | QA_BACKEND            | embedded           | ``embedded`` (the index folder) or ``milvus`` (docs/milvus.md) |
 | QA_MILVUS_URI         | QA_INDEX_DIR/milvus.db | Milvus Lite file (``….db``) or ``http://host:19530`` |
 | QA_MILVUS_TOKEN       | (unset)            | Milvus credentials: ``user:password`` or an API key  |
@@ -77,6 +78,7 @@ class Settings:
     hybrid_weight: float = 0.4
     hybrid_fusion: str = "weighted"
     embedding_batch: int = 32
+    tokenizer: str = "jieba"  # the segmenter of index terms (core/tokenizer.py); an index records its own
     backend: str = "embedded"  # or "milvus"
     milvus_uri: str = ""  # empty: a Milvus Lite file in the index folder
     milvus_token: str | None = field(default=None, repr=False)
@@ -170,6 +172,7 @@ def _milvus_uri(var: str, v: str) -> str:
 
 
 BACKENDS = ("embedded", "milvus")
+TOKENIZERS = ("jieba", "rjieba", "jieba_fast")  # jieba: the default, what the answer model was fitted on
 MILVUS_ANALYZERS = ("jieba+bigrams", "chinese")
 _COLLECTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 _URI_SCHEMES = re.compile(r"^(?:https?|tcp|grpc|unix)://|^unix:")
@@ -194,6 +197,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str, str], Any], bool]] = {
     "QA_HYBRID_WEIGHT": ("hybrid_weight", _fraction, False),
     "QA_HYBRID_FUSION": ("hybrid_fusion", _choice("weighted", "rrf"), False),
     "QA_EMBEDDING_BATCH": ("embedding_batch", _int, False),
+    "QA_TOKENIZER": ("tokenizer", _choice(*TOKENIZERS), False),
     "QA_PROGRESS": ("progress", lambda _, v: "always" if _bool(v) else True, False),
     "QA_BACKEND": ("backend", _choice(*BACKENDS), False),
     "QA_MILVUS_URI": ("milvus_uri", _milvus_uri, False),
@@ -229,6 +233,7 @@ def worker_environment(settings: Settings, extra: dict[str, str]) -> dict[str, s
         QA_LOG_LEVEL=settings.log_level,
         QA_BUILD_IF_MISSING="0",
         QA_BACKEND=settings.backend,
+        QA_TOKENIZER=settings.tokenizer,
         **extra,
     )
     # glibc gives every thread its own malloc arena; with gthread workers that shows up as

@@ -6,19 +6,33 @@ those, and a user dictionary learned from the corpus keeps the names of
 streets, towns and offices whole.  The tokenizer is an object owned by the
 index (not jieba's global), so two indexes with different dictionaries can
 live in one process.
+
+The segmenter is jieba by default; ``QA_TOKENIZER`` may name ``rjieba`` (jieba-rs: ~11x faster
+cut, ~7x faster ``tokens``) or ``jieba_fast`` (jieba with C inner loops, ~2x) instead, from the
+``[fast]`` extra.  They take the same user words, but do not always cut alike
+(benchmarks/tokenizers.py measures how often, and what it does to retrieval), so an index records
+which one built it and is not opened with another.
+Part-of-speech tagging (``jieba.posseg``, for answers) stays jieba whichever segments.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 import threading
-from collections.abc import Iterable
+import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
+from types import ModuleType
+from typing import Any
 
 import jieba
 
+from qa_service.core.errors import ConfigError
 from qa_service.core.lexicon import QUESTION_WORDS, STOPWORDS
+from qa_service.core.settings import TOKENIZERS
 from qa_service.core.text import IDEOGRAPH
 
 log = logging.getLogger(__name__)
@@ -28,10 +42,92 @@ _WORD = re.compile(r"\w", re.UNICODE)
 _IDEO_RUN = re.compile(f"^[{IDEOGRAPH}]+$")
 
 _BASE_LOCK = threading.Lock()
+FAST_EXTRA = "pip install 'qa-service[fast]'"
 
 
-def _load_dictionary(tok: jieba.Tokenizer) -> None:
-    """Give ``tok`` jieba's default dictionary, reading it from disk once per process.
+def segmenter_module(name: str) -> ModuleType:
+    """The package that segments for ``QA_TOKENIZER=name``; ConfigError if unknown or not installed."""
+    if name not in TOKENIZERS:
+        raise ConfigError(f"QA_TOKENIZER must be one of {', '.join(TOKENIZERS)}, got {name!r}")
+    if name == "jieba":
+        return jieba
+    try:
+        with warnings.catch_warnings():  # jieba_fast imports pkg_resources (and falls back without it)
+            warnings.simplefilter("ignore")
+            module = importlib.import_module(name)
+    except ImportError as exc:
+        raise ConfigError(f"QA_TOKENIZER={name} needs the {name} package (not installed): {FAST_EXTRA}") from exc
+    if name == "jieba_fast":
+        module.setLogLevel(logging.WARNING)
+    return module
+
+
+def _add_words(add: Callable[[str, int], Any], suggest: Callable[[str], int], user_words: Iterable[str]) -> None:
+    """Question words, then the corpus-learned names, each forced to stay one word."""
+    for w in QUESTION_WORDS:
+        add(w, 100000)
+    for w in user_words:
+        add(w, max(suggest(w), 20000))
+
+
+def _jieba_cut(tok: Any, text: str) -> list[str]:
+    return list(tok.cut(text, HMM=True))
+
+
+# jieba cuts a run of letters, digits and joiners that its dictionary does not know into the pieces
+# of finalseg's ``re_skip`` (``2023``, ``-``, ``08``, ...); jieba-rs keeps ``2023-08-16`` or
+# ``www.example.com`` whole, which made most news_dev passages cut differently (a date in every
+# header).  rjieba's words are split the way jieba splits them (benchmarks/tokenizers.py).
+_SKIP = re.compile(r"([a-zA-Z0-9]+(?:\.\d+)?%?)")
+_JOINED = re.compile(r"[a-zA-Z0-9][+#&._%\-]")
+_HAN = re.compile("[\u4e00-\u9fd5]")
+_PIECES: dict[str, tuple[str, ...]] = {}
+
+
+def _pieces(w: str) -> tuple[str, ...]:
+    if _HAN.search(w) or not _JOINED.search(w) or jieba.dt.FREQ.get(w):  # a dictionary word: whole
+        out: tuple[str, ...] = (w,)
+    else:
+        out = tuple(p for p in _SKIP.split(w) if p)
+    if len(_PIECES) < _TERMS_MAX:
+        _PIECES[w] = out
+    return out
+
+
+def _rjieba_cut(seg: Any, text: str) -> list[str]:
+    words = seg.cut(text, True)
+    if _JOINED.search(text) is None:
+        return words
+    return [p for w in words for p in (_PIECES.get(w) or _pieces(w))]
+
+
+def _make_cutter(name: str, module: ModuleType, user_words: Iterable[str]) -> Callable[[str], list[str]]:
+    """A ``text -> words`` function of segmenter ``name`` with ``user_words`` added to its own dictionary.
+
+    jieba's global dictionary is loaded whichever segments: ``jieba.posseg`` (answers, name
+    learning) needs it, and a server warming its tokenizer up before forking shares it."""
+    _base_dictionary(jieba)  # jieba.dt, for posseg (a no-op once loaded)
+    if name == "rjieba":
+        seg = module.Jieba()  # jieba-rs: its own copy of the same default dictionary (~0.1 s)
+        _add_words(lambda w, f: seg.add_word(w, f, None), seg.suggest_freq, user_words)
+        return partial(_rjieba_cut, seg)
+    tok = jieba.Tokenizer() if module is jieba else module.Tokenizer()
+    _load_dictionary(tok, module)
+    _add_words(lambda w, f: tok.add_word(w, freq=f), tok.suggest_freq, user_words)
+    return partial(_jieba_cut, tok)
+
+
+def _base_dictionary(module: ModuleType) -> Any:
+    """``module``'s global tokenizer (jieba's or jieba_fast's), its dictionary loaded."""
+    with _BASE_LOCK:
+        base = module.dt
+        if not base.initialized:
+            base.initialize()
+    return base
+
+
+def _load_dictionary(tok: Any, module: ModuleType) -> None:
+    """Give ``tok`` the default dictionary of ``module`` (jieba or jieba_fast), read from disk once per process.
 
     jieba's global tokenizer (the one ``jieba.posseg`` uses, for answers and
     name learning) needs the same dictionary: it is loaded first and the
@@ -40,10 +136,7 @@ def _load_dictionary(tok: jieba.Tokenizer) -> None:
     forking workers has ``jieba.posseg`` ready in every worker.  Nothing in this
     project changes jieba's global dictionary; words are added to copies.
     """
-    with _BASE_LOCK:
-        base = jieba.dt
-        if not base.initialized:
-            base.initialize()
+    base = _base_dictionary(module)
     if tok.dictionary == base.dictionary and not tok.initialized:
         with tok.lock:
             tok.FREQ, tok.total = dict(base.FREQ), base.total
@@ -53,38 +146,36 @@ def _load_dictionary(tok: jieba.Tokenizer) -> None:
 
 
 class Tokenizer:
-    """jieba words (stopwords and punctuation dropped) + bigrams of each run of kept words."""
+    """Segmenter words (stopwords and punctuation dropped) + bigrams of each run of kept words.
 
-    def __init__(self, user_words: Iterable[str] = (), bigrams: bool = True) -> None:
+    ``segmenter``: ``jieba`` (the default), ``rjieba`` or ``jieba_fast`` (``QA_TOKENIZER``); an
+    unknown or uninstalled one is a ConfigError here, not on the first text."""
+
+    def __init__(self, user_words: Iterable[str] = (), bigrams: bool = True, segmenter: str = "jieba") -> None:
         self.user_words = sorted(set(user_words))
         self.bigrams = bigrams
-        self._jieba = jieba.Tokenizer()
+        self.segmenter = segmenter
+        self._module = segmenter_module(segmenter)
+        self._cut: Callable[[str], list[str]] | None = None
         self._lock = threading.Lock()
-        self._ready = False
 
     def __reduce__(self) -> tuple:
-        # Pickled (to a worker process) as its recipe: the copy loads its own jieba
+        # Pickled (to a worker process) as its recipe: the copy loads its own
         # dictionary with the same user words, so it cuts text exactly the same way.
-        return (Tokenizer, (self.user_words, self.bigrams))
+        return (Tokenizer, (self.user_words, self.bigrams, self.segmenter))
 
-    def _ensure_ready(self) -> None:
+    def _ensure_ready(self) -> Callable[[str], list[str]]:
         # jieba loads its 5 MB dictionary lazily and is not safe to initialise
         # from two threads at once.
-        if self._ready:
-            return
-        with self._lock:
-            if not self._ready:
-                _load_dictionary(self._jieba)
-                for w in QUESTION_WORDS:
-                    self._jieba.add_word(w, freq=100000)
-                for w in self.user_words:
-                    self._jieba.add_word(w, freq=max(self._jieba.suggest_freq(w), 20000))
-                self._ready = True
+        if self._cut is None:
+            with self._lock:
+                if self._cut is None:
+                    self._cut = _make_cutter(self.segmenter, self._module, self.user_words)
+        return self._cut
 
     def cut(self, text: str) -> list[str]:
-        """Raw jieba segmentation, stopwords and punctuation included."""
-        self._ensure_ready()
-        return list(self._jieba.cut(text, HMM=True))
+        """Raw segmentation, stopwords and punctuation included."""
+        return self._ensure_ready()(text)
 
     def words(self, text: str) -> list[str]:
         """jieba words, lower-cased, without stopwords, whitespace or punctuation."""
@@ -102,20 +193,19 @@ class Tokenizer:
     def _tokens(self, raw: list[str]) -> list[str]:
         words: list[str] = []
         grams: list[str] = []
-        run: list[str] = []
+        prev = ""  # the previous word when it is all ideographs: the run goes on
         for w in raw:
-            w = w.strip().lower()
-            keep = bool(w) and w not in STOPWORDS and bool(_WORD.search(w))
-            if keep:
-                words.append(w)
-            if keep and _IDEO_RUN.match(w):
-                run.append(w)
+            kept, inner = _TERMS.get(w) or _term(w)
+            if kept is not None:
+                words.append(kept)
+            if inner is None:
+                prev = ""
                 continue
-            if run:
-                grams.extend(_bigrams("".join(run)))
-                run = []
-        if run:
-            grams.extend(_bigrams("".join(run)))
+            # The bigrams of a run of words joined: each word's own, and one across each join.
+            if prev:
+                grams.append(prev[-1] + kept[0])
+            grams.extend(inner)
+            prev = kept
         return words + grams if self.bigrams else words
 
 
@@ -128,12 +218,29 @@ class Analysis:
     tokens: list[str]  # index terms: words, then bigrams of ideograph runs
 
 
+# What each cut word becomes, remembered per process (words repeat, and the pass that turns words
+# into terms took longer than rjieba's whole cut).  Bounded: past the limit, words are worked out each time.
+_TERMS: dict[str, tuple[str | None, tuple[str, ...] | None]] = {}
+_TERMS_MAX = 200_000
+
+
+def _term(w: str) -> tuple[str | None, tuple[str, ...] | None]:
+    """The content word ``w`` gives (lower-cased; None for a stopword, whitespace or punctuation),
+    and, if it is all ideographs (bigrams are taken over runs of those), its own bigrams."""
+    x = w.strip().lower()
+    keep = bool(x) and x not in STOPWORDS and bool(_WORD.search(x))
+    out = (x if keep else None, tuple(_bigrams(x)) if keep and _IDEO_RUN.match(x) else None)
+    if len(_TERMS) < _TERMS_MAX:
+        _TERMS[w] = out
+    return out
+
+
 def _words(raw: list[str]) -> list[str]:
     out = []
     for w in raw:
-        w = w.strip().lower()
-        if w and w not in STOPWORDS and _WORD.search(w):
-            out.append(w)
+        kept = (_TERMS.get(w) or _term(w))[0]
+        if kept is not None:
+            out.append(kept)
     return out
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa_service.core.errors import IndexCorrupt, IndexError_, IndexIncompatible
+from qa_service.core.errors import ConfigError, IndexCorrupt, IndexError_, IndexIncompatible
 from qa_service.core.models import Chunk, ChunkSettings, Corpus
 from qa_service.core.progress import progress_bar
 from qa_service.core.settings import Settings
@@ -63,6 +63,7 @@ class IndexSettings:
     chunks: ChunkSettings = field(default_factory=ChunkSettings)
     bigrams: bool = True
     title_in_passages: bool = True  # index each passage with its article title
+    segmenter: str = "jieba"  # QA_TOKENIZER: the index is opened only with the one that built it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,8 +71,25 @@ class IndexSettings:
             "chunks": asdict(self.chunks),
             "bigrams": self.bigrams,
             "title_in_passages": self.title_in_passages,
-            "tokenizer": "jieba+bigrams" if self.bigrams else "jieba",
+            "segmenter": self.segmenter,
+            "tokenizer": f"{self.segmenter}+bigrams" if self.bigrams else self.segmenter,
         }
+
+
+def index_tokenizer(manifest: dict[str, Any], user_words: list[str], where: Path, configured: str | None) -> Tokenizer:
+    """The tokenizer that built an index (``manifest["settings"]``; before it was recorded: jieba).
+    IndexIncompatible if it is not the ``configured`` one (QA_TOKENIZER) or cannot be loaded here:
+    questions cut another way would look up terms the index does not have."""
+    built = manifest["settings"].get("segmenter", "jieba")
+    if configured is not None and built != configured:
+        raise IndexIncompatible(
+            f"the index in {where} was built with the {built} tokenizer, but QA_TOKENIZER is {configured}: "
+            f"rebuild it with `qa-service index` (or set QA_TOKENIZER={built})"
+        )
+    try:
+        return Tokenizer(user_words, bigrams=manifest["settings"]["bigrams"], segmenter=built)
+    except ConfigError as exc:
+        raise IndexIncompatible(f"the index in {where} cannot be searched here: {exc}") from exc
 
 
 class EmbeddedIndex(DocumentLookup):
@@ -121,7 +139,7 @@ class EmbeddedIndex(DocumentLookup):
         """BM25 over the corpus; with an ``embedder``, passage vectors too, reusing those of
         ``previous`` (the index being replaced) for passages whose text is unchanged."""
         t0 = time.perf_counter()
-        tokenizer = Tokenizer(corpus.user_words, bigrams=settings.bigrams)
+        tokenizer = Tokenizer(corpus.user_words, bigrams=settings.bigrams, segmenter=settings.segmenter)
         texts = (
             (f"{c.title} {c.section or ''} {c.text}" if settings.title_in_passages else c.text) for c in corpus.chunks
         )
@@ -249,7 +267,7 @@ class EmbeddedIndex(DocumentLookup):
 
     @classmethod
     def open(cls, settings: Settings, previous: Backend | None = None) -> EmbeddedIndex:
-        return cls.load(settings.index_dir)
+        return cls.load(settings.index_dir, tokenizer=settings.tokenizer)
 
     @classmethod
     def create(
@@ -269,7 +287,8 @@ class EmbeddedIndex(DocumentLookup):
         elif embedder is not None:
             vectors = load_previous_vectors(settings.index_dir)
         batch = settings.embedding_batch
-        index = cls.build(corpus, show_progress=show_progress, embedder=embedder, previous=vectors, batch_size=batch)
+        built = IndexSettings(segmenter=settings.tokenizer)
+        index = cls.build(corpus, built, show_progress, embedder=embedder, previous=vectors, batch_size=batch)
         index.save(settings.index_dir)
         return index
 
@@ -314,7 +333,9 @@ class EmbeddedIndex(DocumentLookup):
         return where
 
     @classmethod
-    def load(cls, index_dir: str | Path, verify: bool = True) -> EmbeddedIndex:
+    def load(cls, index_dir: str | Path, verify: bool = True, tokenizer: str | None = None) -> EmbeddedIndex:
+        """The live version in ``index_dir``; ``tokenizer``: the configured QA_TOKENIZER, which must be
+        the one that built it (None: whichever did)."""
         root = Path(index_dir)
         vdir, manifest = read_live_manifest(root, "index", REBUILD, verify)
         if manifest.get("format_version") != FORMAT_VERSION:
@@ -327,12 +348,10 @@ class EmbeddedIndex(DocumentLookup):
             params = BM25Params(**manifest["settings"]["bm25"])
             if bm25.params != params or bm25.n_docs != manifest["counts"]["passages"]:
                 raise ValueError("the BM25 files do not match the manifest")
-            tokenizer = Tokenizer(
-                json.loads((vdir / "userdict.json").read_text("utf-8")), bigrams=manifest["settings"]["bigrams"]
-            )
+            user_words = json.loads((vdir / "userdict.json").read_text("utf-8"))
             index = cls(
                 bm25,
-                tokenizer,
+                index_tokenizer(manifest, user_words, root, tokenizer),
                 map_bytes(vdir / "chunk_text.bin"),
                 np.load(vdir / "chunk_bounds.npy", mmap_mode="r"),
                 np.load(vdir / "chunk_meta.npy", mmap_mode="r"),

@@ -45,7 +45,7 @@ from qa_service.core.settings import Settings
 from qa_service.core.tokenizer import Tokenizer
 from qa_service.index.base import Backend, Ranker
 from qa_service.index.documents import DocumentLookup, LocatingRanker
-from qa_service.index.embedded.store import IndexSettings
+from qa_service.index.embedded.store import IndexSettings, index_tokenizer
 from qa_service.index.embeddings import Embedder, query_encoder
 from qa_service.index.fusion import FusionSettings
 from qa_service.index.layout import LayoutStore
@@ -196,7 +196,7 @@ class MilvusIndex(DocumentLookup):
         t0 = time.perf_counter()
         config = MilvusConfig.from_settings(settings)
         store = _store_for(config, previous)
-        index_settings = index_settings or IndexSettings()
+        index_settings = index_settings or IndexSettings(segmenter=settings.tokenizer)
         prepared = prepare(corpus, config.analyzer, index_settings)
         stats = sync(store, prepared, embedder, recreate, show_progress, settings.embedding_batch)
         manifest = meta_manifest(corpus, config, index_settings, prepared, stats, embedder)
@@ -230,7 +230,7 @@ class MilvusIndex(DocumentLookup):
         try:
             index = cls(
                 store,
-                Tokenizer(_json(vdir, "userdict.json"), manifest["settings"]["bigrams"]),
+                index_tokenizer(manifest, _json(vdir, "userdict.json"), vdir, settings.tokenizer),
                 TermStats(_json(vdir, "terms.json"), np.load(vdir / "df.npy"), manifest["counts"]["passages"]),
                 _json(vdir, "documents.json"),
                 _json(vdir, "articles.json"),

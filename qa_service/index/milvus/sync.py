@@ -114,7 +114,7 @@ def _versions(rows: dict[str, list[dict[str, Any]]], analyzer: str) -> dict[str,
 
 def prepare(corpus: Corpus, analyzer: str, settings: IndexSettings = IndexSettings()) -> Prepared:
     """Rows for every passage, tokenized as the embedded index tokenizes them."""
-    tokenizer = Tokenizer(corpus.user_words, bigrams=settings.bigrams)
+    tokenizer = Tokenizer(corpus.user_words, bigrams=settings.bigrams, segmenter=settings.segmenter)
     rows: dict[str, list[dict[str, Any]]] = {}
     token_lists = []
     arts = corpus.articles

@@ -1,0 +1,142 @@
+"""QA_TOKENIZER: jieba (the default), rjieba or jieba_fast segment index terms; an index keeps its own."""
+
+import importlib.util
+import json
+import pickle
+import shutil
+
+import pytest
+
+from qa_service.core.errors import ConfigError, IndexIncompatible
+from qa_service.core.settings import TOKENIZERS, Settings, from_env
+from qa_service.core.tokenizer import Tokenizer
+from qa_service.index.embedded.store import EmbeddedIndex, IndexSettings
+from qa_service.ingest.pipeline import build_corpus
+from qa_service.ops.build import ensure_backend
+from tests.conftest import SEEDS
+
+
+def _installed(name: str):
+    return pytest.param(
+        name,
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec(name) is None, reason=f"{name} not installed (pip install 'qa-service[fast]')"
+        ),
+    )
+
+
+SEGMENTERS = [_installed(n) for n in TOKENIZERS]
+FAST = [_installed(n) for n in TOKENIZERS if n != "jieba"]
+
+# Names learn_names finds in the seed corpus that every segmenter splits without them.
+LEARNED = {
+    "新安路街道": "新安路街道开展活动",
+    "北下街街道": "北下街街道办事处",
+    "区人社局": "近日，区人社局结合本区经济发展",
+    "工业路街道": "工业路街道召开会议",
+    "紫荆山南路街道": "紫荆山南路街道组织居民",
+}
+
+
+def test_the_setting_selects_the_segmenter():
+    assert from_env({}).tokenizer == "jieba"
+    assert from_env({"QA_TOKENIZER": "rjieba"}).tokenizer == "rjieba"
+    assert from_env({"QA_TOKENIZER": " Jieba_Fast "}).tokenizer == "jieba_fast"
+    assert from_env({"QA_TOKENIZER": ""}).tokenizer == "jieba"  # empty: the default
+
+
+def test_an_unknown_tokenizer_is_a_config_error_naming_the_variable():
+    with pytest.raises(ConfigError, match="QA_TOKENIZER"):
+        from_env({"QA_TOKENIZER": "pkuseg"})
+    with pytest.raises(ConfigError, match="QA_TOKENIZER"):
+        Tokenizer(segmenter="pkuseg")
+
+
+def test_a_missing_package_is_a_config_error_naming_the_extra(monkeypatch):
+    real = importlib.import_module
+
+    def no_rjieba(name, *a, **kw):
+        if name == "rjieba":
+            raise ImportError("No module named 'rjieba'")
+        return real(name, *a, **kw)
+
+    monkeypatch.setattr(importlib, "import_module", no_rjieba)
+    with pytest.raises(ConfigError, match=r"QA_TOKENIZER=rjieba .*qa-service\[fast\]"):
+        Tokenizer(segmenter="rjieba")
+
+
+@pytest.mark.parametrize("segmenter", SEGMENTERS)
+def test_learned_user_words_stay_whole(segmenter, seed_corpus):
+    plain = Tokenizer(segmenter=segmenter)
+    tok = Tokenizer(seed_corpus.user_words, segmenter=segmenter)
+    for name, text in LEARNED.items():
+        assert name in seed_corpus.user_words
+        assert name not in plain.words(text)  # the dictionary is what keeps it whole
+        assert name in tok.words(text)
+        assert name in tok.tokens(text)
+
+
+@pytest.mark.parametrize("segmenter", FAST)
+def test_each_segmenter_is_the_one_used_and_survives_pickling(segmenter):
+    tok = Tokenizer(["区人社局"], segmenter=segmenter)
+    copy = pickle.loads(pickle.dumps(tok))  # as BM25 build workers receive it
+    assert (copy.segmenter, copy.user_words, copy.bigrams) == (segmenter, ["区人社局"], True)
+    text = "近日，区人社局结合本区经济发展。谁陪同宋洁督导爱国卫生工作？GDP增长12.02%"
+    assert copy.tokens(text) == tok.tokens(text)
+    assert tok._module.__name__ == segmenter
+
+
+def test_rjieba_splits_letters_digits_and_joiners_as_jieba_does():
+    rjieba = pytest.importorskip("rjieba")
+    text = "2023-08-16 发布，见www.gd.chinanews.com或拨打010-85202353，GDP增长12.02%，C++和C#"
+    assert "2023-08-16" in rjieba.Jieba().cut(text)  # jieba-rs alone keeps a dash-joined date whole
+    assert Tokenizer(segmenter="rjieba").cut(text) == Tokenizer().cut(text)
+
+
+@pytest.fixture(scope="module")
+def small_corpus():
+    return build_corpus([SEEDS / "001_ca14ccf12a6e3ca9.txt"])
+
+
+@pytest.mark.parametrize("segmenter", FAST)
+def test_an_index_opens_only_with_the_tokenizer_that_built_it(segmenter, small_corpus, tmp_path):
+    EmbeddedIndex.create(small_corpus, Settings(index_dir=str(tmp_path), tokenizer=segmenter))
+    opened = EmbeddedIndex.open(Settings(index_dir=str(tmp_path), tokenizer=segmenter))
+    assert opened.tokenizer.segmenter == segmenter
+    assert opened.manifest["settings"]["tokenizer"] == f"{segmenter}+bigrams"
+    with pytest.raises(IndexIncompatible, match=f"built with the {segmenter} tokenizer, but QA_TOKENIZER is jieba"):
+        EmbeddedIndex.open(Settings(index_dir=str(tmp_path)))
+    # Loaded without a configured tokenizer (a rebuild reusing vectors): whichever built it.
+    assert EmbeddedIndex.load(tmp_path).tokenizer.segmenter == segmenter
+
+
+@pytest.mark.parametrize("segmenter", FAST)
+def test_a_jieba_index_refuses_another_tokenizer(segmenter, small_corpus, tmp_path):
+    vdir = EmbeddedIndex.build(small_corpus).save(tmp_path)
+    with pytest.raises(IndexIncompatible, match="QA_TOKENIZER"):
+        EmbeddedIndex.open(Settings(index_dir=str(tmp_path), tokenizer=segmenter))
+    # An index from before the segmenter was recorded was cut by jieba.
+    m = json.loads((vdir / "manifest.json").read_text())
+    del m["settings"]["segmenter"]
+    (vdir / "manifest.json").write_text(json.dumps(m))
+    assert EmbeddedIndex.open(Settings(index_dir=str(tmp_path))).tokenizer.segmenter == "jieba"
+    with pytest.raises(IndexIncompatible):
+        EmbeddedIndex.open(Settings(index_dir=str(tmp_path), tokenizer=segmenter))
+
+
+@pytest.mark.parametrize("segmenter", FAST)
+def test_start_up_rebuilds_an_index_cut_by_another_tokenizer(segmenter, tmp_path):
+    corpus_dir = tmp_path / "corpus"
+    corpus_dir.mkdir()
+    shutil.copy(SEEDS / "001_ca14ccf12a6e3ca9.txt", corpus_dir)
+    s = Settings(index_dir=str(tmp_path / "index"), corpus=[str(corpus_dir)], upload_dir=str(tmp_path / "up"))
+    assert ensure_backend(s, check_stale=True).tokenizer.segmenter == "jieba"
+    switched = ensure_backend(s.with_overrides(tokenizer=segmenter), check_stale=True)
+    assert switched.tokenizer.segmenter == segmenter
+    assert switched.manifest["settings"]["segmenter"] == segmenter
+
+
+def test_index_settings_record_the_segmenter():
+    assert IndexSettings().to_dict()["tokenizer"] == "jieba+bigrams"  # as before: jieba indexes unchanged
+    d = IndexSettings(bigrams=False, segmenter="rjieba").to_dict()
+    assert (d["segmenter"], d["tokenizer"]) == ("rjieba", "rjieba")
