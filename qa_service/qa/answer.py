@@ -36,10 +36,7 @@ def answerable_inputs(
     neither says nor was published on (2022年 asked of a 2021 bulletin)."""
     unknown = sum(w for t, w in scorer.weights.items() if t in scorer.unknown) / scorer.total if scorer.total else 1.0
     focus_unknown = any(len(f) >= 2 for f in scorer.focus & scorer.unknown)
-    names_missing = False
-    if doc_text is not None and query.names:
-        text = strip_ws(doc_text(hit.chunk.doc_id))
-        names_missing = any(strip_ws(n) not in text for n in query.names)
+    names_missing = not names_held(query, hit, doc_text)
     return answerable_features(
         reading.probability,
         reading.sentence_probability,
@@ -176,7 +173,7 @@ def _list_answer(
     if not raw:
         evidence = (reading.passage, *reading.evidence) if reading else None
         # A list about 中原区 is not read from a document that never names 中原区.
-        readable = [h if _names_held(query, h, doc_text) else None for h in pool[:top_k]]
+        readable = [h if names_held(query, h, doc_text) else None for h in pool[:top_k]]
         listed = best_enumeration(query.text, topic.coverage, readable, evidence, pool)
         if listed is not None:
             raw = list({i: [c] for i, c in zip(listed.items, listed.cites, strict=True)}.items())
@@ -189,7 +186,7 @@ def _list_answer(
     return [AnswerItem(n, [position[c] for c in ids]) for n, ids in raw], passages
 
 
-def _names_held(query: Query, hit: Hit, doc_text: Callable[[str], str] | None) -> bool:
+def names_held(query: Query, hit: Hit, doc_text: Callable[[str], str] | None) -> bool:
     """The hit's document names every place, person and organisation the question names."""
     if doc_text is None or not query.names:
         return True
