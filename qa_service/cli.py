@@ -217,7 +217,7 @@ def cmd_index(args: argparse.Namespace, s: Settings) -> int:
     t0, skipped, ingest_log = time.perf_counter(), _Skipped(), logging.getLogger("qa_service.ingest")
     ingest_log.addHandler(skipped)
     try:
-        corpus, fingerprint = load_corpus(paths, show_progress=show)
+        corpus, digests = load_corpus(paths, show_progress=show)
     finally:
         ingest_log.removeHandler(skipped)
     if not corpus.chunks:
@@ -230,7 +230,7 @@ def cmd_index(args: argparse.Namespace, s: Settings) -> int:
         print(f"qa-service index: cannot use embedding model {model!r}; indexing for BM25 only", file=sys.stderr)
     with write_lock(s.index_dir):  # not while a running service is rebuilding after an upload
         backend = publish(
-            s, corpus, fingerprint, embedder, show_progress=show, recreate=args.recreate, configured=resolved(s.corpus)
+            s, corpus, digests, embedder, show_progress=show, recreate=args.recreate, configured=resolved(s.corpus)
         )
     try:
         lines = [*backend.summary(), *_skipped_lines(skipped.files), f"took {time.perf_counter() - t0:.1f}s"]

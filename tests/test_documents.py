@@ -188,7 +188,7 @@ def test_concurrent_writes_are_serialised_and_both_land(env):
     assert statuses == [201, 201, 201]
     ids = {d["id"] for d in app.test_client().get("/api/documents").get_json()["documents"]}
     assert {"doc0.txt", "doc1.txt", "doc2.txt"} <= ids
-    assert len(json.loads((current_version_dir(tmp / "index") / "documents.json").read_text())) == 8
+    assert json.loads((current_version_dir(tmp / "index") / "manifest.json").read_text())["counts"]["documents"] == 8
 
 
 def test_a_failed_rebuild_rolls_the_upload_back(env, monkeypatch):

@@ -33,7 +33,8 @@ from qa_service.core.settings import Settings, from_env
 from qa_service.evaluation import mcnemar, run_eval
 from qa_service.index import embeddings as emb_mod
 from qa_service.index.embedded.rankers import BM25Ranker, HybridRanker, make_ranker
-from qa_service.index.embedded.store import EMBEDDING_KEYS, EMBEDDINGS, EmbeddedIndex, load_previous_vectors
+from qa_service.index.embedded.store import EMBEDDING_KEYS, EMBEDDINGS, EmbeddedIndex
+from qa_service.index.embedded.versions import previous_vectors
 from qa_service.index.embeddings import (
     PassageVectors,
     QueryEncoder,
@@ -276,7 +277,7 @@ def test_a_rebuild_embeds_only_the_passages_whose_text_changed(tmp_path):
     assert 0 < len(changed) < len(corpus.chunks) // 4
 
     second = FakeEmbedder()
-    previous = load_previous_vectors(tmp_path / "index")
+    previous = previous_vectors(Settings(index_dir=str(tmp_path / "index")))
     new = EmbeddedIndex.build(corpus, embedder=second, previous=previous)
     assert set(second.passages) == changed and len(second.passages) == len(changed)
     assert new.manifest["embeddings"]["computed"] == len(changed)
@@ -301,7 +302,7 @@ def test_passages_are_embedded_in_batches(seed_corpus):
 
 
 def test_no_vectors_is_no_previous(tmp_path):
-    assert load_previous_vectors(tmp_path / "nothing") is None
+    assert previous_vectors(Settings(index_dir=str(tmp_path / "nothing"))) is None
 
 
 # -- the query cache -----------------------------------------------------------

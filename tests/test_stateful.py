@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-from qa_service.index.publish import current_version_dir
+from qa_service.index.embedded.versions import SegmentedIndex
 from qa_service.ops.live import sanitise_filename
 from tests.conftest import ROOT, SEEDS, free_port
 
@@ -118,7 +118,7 @@ class Server:
         return ids
 
     def index_ids(self) -> list[str]:
-        return [d["id"] for d in json.loads((current_version_dir(self.index) / "documents.json").read_text("utf-8"))]
+        return [d["id"] for d in SegmentedIndex.load(self.index, verify=False).documents]
 
     def api_ids(self) -> list[str]:
         status, body = self.request("GET", "/api/documents")

@@ -11,6 +11,7 @@ from qa_service.core.errors import ConfigError, IndexIncompatible
 from qa_service.core.settings import TOKENIZERS, Settings, from_env
 from qa_service.core.tokenizer import Tokenizer
 from qa_service.index.embedded.store import EmbeddedIndex, IndexSettings
+from qa_service.index.embedded.versions import SegmentedIndex
 from qa_service.ingest.pipeline import build_corpus
 from qa_service.ops.build import ensure_backend
 from tests.conftest import SEEDS
@@ -100,12 +101,12 @@ def small_corpus():
 
 @pytest.mark.parametrize("segmenter", FAST)
 def test_an_index_opens_only_with_the_tokenizer_that_built_it(segmenter, small_corpus, tmp_path):
-    EmbeddedIndex.create(small_corpus, Settings(index_dir=str(tmp_path), tokenizer=segmenter))
-    opened = EmbeddedIndex.open(Settings(index_dir=str(tmp_path), tokenizer=segmenter))
+    SegmentedIndex.create(small_corpus, Settings(index_dir=str(tmp_path), tokenizer=segmenter))
+    opened = SegmentedIndex.open(Settings(index_dir=str(tmp_path), tokenizer=segmenter))
     assert opened.tokenizer.segmenter == segmenter
     assert opened.manifest["settings"]["tokenizer"] == f"{segmenter}+bigrams"
     with pytest.raises(IndexIncompatible, match=f"built with the {segmenter} tokenizer, but QA_TOKENIZER is jieba"):
-        EmbeddedIndex.open(Settings(index_dir=str(tmp_path)))
+        SegmentedIndex.open(Settings(index_dir=str(tmp_path)))
     # Loaded without a configured tokenizer (a rebuild reusing vectors): whichever built it.
     assert EmbeddedIndex.load(tmp_path).tokenizer.segmenter == segmenter
 
@@ -114,14 +115,14 @@ def test_an_index_opens_only_with_the_tokenizer_that_built_it(segmenter, small_c
 def test_a_jieba_index_refuses_another_tokenizer(segmenter, small_corpus, tmp_path):
     vdir = EmbeddedIndex.build(small_corpus).save(tmp_path)
     with pytest.raises(IndexIncompatible, match="QA_TOKENIZER"):
-        EmbeddedIndex.open(Settings(index_dir=str(tmp_path), tokenizer=segmenter))
+        SegmentedIndex.open(Settings(index_dir=str(tmp_path), tokenizer=segmenter))
     # An index from before the segmenter was recorded was cut by jieba.
     m = json.loads((vdir / "manifest.json").read_text())
     del m["settings"]["segmenter"]
     (vdir / "manifest.json").write_text(json.dumps(m))
-    assert EmbeddedIndex.open(Settings(index_dir=str(tmp_path))).tokenizer.segmenter == "jieba"
+    assert SegmentedIndex.open(Settings(index_dir=str(tmp_path))).tokenizer.segmenter == "jieba"
     with pytest.raises(IndexIncompatible):
-        EmbeddedIndex.open(Settings(index_dir=str(tmp_path), tokenizer=segmenter))
+        SegmentedIndex.open(Settings(index_dir=str(tmp_path), tokenizer=segmenter))
 
 
 @pytest.mark.parametrize("segmenter", FAST)

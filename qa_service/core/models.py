@@ -196,11 +196,21 @@ class Corpus:
         return documents_fingerprint(self.documents)
 
 
-def documents_fingerprint(documents: Iterable[Document]) -> str:
+def document_digests(documents: Iterable[Document]) -> dict[str, str]:
+    """Each document's id -> the SHA-1 of its text: what tells a changed document from an unchanged one."""
+    return {d.id: hashlib.sha1(d.text.encode()).hexdigest() for d in documents}
+
+
+def fingerprint_of(digests: dict[str, str]) -> str:
+    """One digest of a corpus's documents (``document_digests``), whatever their order."""
     h = hashlib.sha256()
-    for d in sorted(documents, key=lambda d: d.id):
-        h.update(d.id.encode() + b"\0" + hashlib.sha1(d.text.encode()).digest())
+    for doc_id in sorted(digests):
+        h.update(doc_id.encode() + b"\0" + bytes.fromhex(digests[doc_id]))
     return h.hexdigest()
+
+
+def documents_fingerprint(documents: Iterable[Document]) -> str:
+    return fingerprint_of(document_digests(documents))
 
 
 @dataclass

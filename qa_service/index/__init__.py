@@ -25,9 +25,9 @@ __all__ = ["Backend", "BackendType", "Filters", "Ranker", "ServePlan", "build_ba
 
 def _types(settings: Settings) -> BackendType:
     if settings.backend == "embedded":
-        from qa_service.index.embedded.store import EmbeddedIndex
+        from qa_service.index.embedded.versions import SegmentedIndex
 
-        return EmbeddedIndex  # type: ignore[return-value]
+        return SegmentedIndex  # type: ignore[return-value]
     if settings.backend == "milvus":
         from qa_service.index.milvus.backend import MilvusIndex
 

@@ -93,6 +93,21 @@ class Backend(Protocol):
 
     def document_text(self, doc_id: str) -> str: ...
 
+    # -- changing it one document at a time ---------------------------------------------------
+    def apply(self, added: Corpus, removed: Sequence[str], embedder: Embedder | None = None) -> Backend | None: ...
+
+    # publish a new live version with the documents ``removed`` (and earlier copies of those
+    # ``added``) deleted and ``added`` indexed; the caller holds the write lock.  None: this backend
+    # cannot, the caller rebuilds from the corpus instead.
+
+    def merge_plan(self) -> list[str]: ...  # parts to merge in the background (none: nothing to do)
+
+    def merge(self, names: Sequence[str]) -> Any: ...  # those parts as one, built without the write lock
+
+    def replace(self, names: Sequence[str], merged: Any, snapshot: Backend) -> Backend | None: ...
+
+    # publish ``merged`` in place of ``names`` (under the write lock); None if a merge got there first
+
     # -- life cycle ---------------------------------------------------------------------------
     def health(self) -> None: ...  # raises BackendUnavailable when the engine does not answer
 

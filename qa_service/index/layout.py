@@ -160,6 +160,8 @@ def _place(source: Path, folder: Path, name: str, sha: str, previous: Path | Non
     still ``sha`` (a corpus file is copied, not linked: it may be overwritten in place later)."""
     target = folder / name
     kept = previous / name if previous is not None else None
+    if source.parent.name == ORIGINALS:  # already kept by an index (a segment being merged)
+        kept = source
     try:
         if kept is not None and kept.is_file():
             os.link(kept, target)

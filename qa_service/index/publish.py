@@ -117,7 +117,27 @@ def remove_old_versions(root: Path, keep: str) -> None:
             p.unlink(missing_ok=True)
 
 
-class VersionWriter:
+class FolderWriter:
+    """Files ``put`` into one folder, each checksummed, then ``finish``ed with a manifest listing them:
+    a segment inside a version being written (index/embedded/segments.py)."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True)
+        self.root = self.tmp = folder
+        self.files: dict[str, dict[str, Any]] = {}
+
+    def put(self, name: str, data: bytes) -> None:
+        write_file(self.tmp / name, data)
+        self.files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+    def finish(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        manifest = {**manifest, "files": self.files}
+        write_file(self.tmp / MANIFEST, json_bytes(manifest))
+        fsync_dir(self.tmp)
+        return manifest
+
+
+class VersionWriter(FolderWriter):
     """A new version folder being written: ``put`` files (each checksummed), then ``publish``.
 
     Used as a context manager: if anything fails before ``publish``, the half-written folder is
@@ -128,7 +148,7 @@ class VersionWriter:
         root.mkdir(parents=True, exist_ok=True)
         self.tmp = root / f".tmp-{uuid.uuid4().hex[:12]}"
         self.tmp.mkdir()
-        self.files: dict[str, dict[str, Any]] = {}
+        self.files = {}
 
     def __enter__(self) -> VersionWriter:
         return self
@@ -136,10 +156,6 @@ class VersionWriter:
     def __exit__(self, kind: object, error: object, trace: object) -> None:
         if error is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def put(self, name: str, data: bytes) -> None:
-        write_file(self.tmp / name, data)
-        self.files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
     def publish(self, manifest: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
         """Make the folder the live version (its manifest listing every file put), drop older ones."""
@@ -149,19 +165,36 @@ class VersionWriter:
         return self.root / version, manifest
 
 
+def link_folder(source: Path, target: Path) -> None:
+    """``target``: a new folder of hard links to every file under ``source`` (a segment a new version
+    keeps: no byte is copied, and the files live on while any version links them)."""
+    target.mkdir()
+    for entry in source.iterdir():
+        if entry.is_dir():
+            link_folder(entry, target / entry.name)
+        else:
+            os.link(entry, target / entry.name)
+    fsync_dir(target)
+
+
 def read_live_manifest(root: Path, what: str, hint: str, verify: bool = True) -> tuple[Path, dict[str, Any]]:
     """The live version folder under ``root`` and its manifest, every file it lists checked to be
     there at its size and (with ``verify``) its checksum.  ``what`` names the folder in messages;
     ``hint`` says how to rebuild it."""
     vdir = current_version_dir(root)
+    return vdir, read_folder_manifest(vdir, what, hint, verify)
+
+
+def read_folder_manifest(folder: Path, what: str, hint: str, verify: bool = True) -> dict[str, Any]:
+    """The manifest of a version or segment folder, every file it lists checked (see above)."""
     try:
-        manifest = json.loads((vdir / MANIFEST).read_text("utf-8"))
+        manifest = json.loads((folder / MANIFEST).read_text("utf-8"))
     except (OSError, ValueError) as exc:
-        raise IndexCorrupt(f"{what} manifest in {vdir} is unreadable: {exc}") from exc
+        raise IndexCorrupt(f"{what} manifest in {folder} is unreadable: {exc}") from exc
     for name, meta in manifest.get("files", {}).items():
-        path = vdir / name
+        path = folder / name
         if not path.is_file() or path.stat().st_size != meta["bytes"]:
             raise IndexCorrupt(f"{what} file {path} is missing or truncated: {hint}")
         if verify and sha256_file(path) != meta["sha256"]:
             raise IndexCorrupt(f"{what} file {path} fails its checksum: {hint}")
-    return vdir, manifest
+    return manifest

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from qa_service.core.errors import BackendUnavailable, DocumentError, IndexError_, IndexMissing
-from qa_service.core.models import Corpus, documents_fingerprint
+from qa_service.core.models import Corpus, Document, document_digests, documents_fingerprint, fingerprint_of
 from qa_service.core.settings import Settings
 from qa_service.index import Backend, build_backend, open_backend, pointer_dir
 from qa_service.index.embeddings import Embedder, get_embedder
@@ -75,17 +75,34 @@ def write_state(settings: Settings, state: dict[str, Any]) -> None:
     os.replace(tmp, root / STATE_FILE)
 
 
-def load_corpus(paths: Sequence[str | Path], show_progress: bool = False) -> tuple[Corpus, str]:
-    """The corpus of ``paths``, and the fingerprint of every document loaded (kept or not)."""
+def load_corpus(paths: Sequence[str | Path], show_progress: bool = False) -> tuple[Corpus, dict[str, str]]:
+    """The corpus of ``paths``, and the digest of every document loaded (kept or not)."""
     paths = resolved(paths)
     docs = list(load_paths(paths))
-    return corpus_from_documents(docs, show_progress=show_progress, paths=paths), documents_fingerprint(docs)
+    return corpus_from_documents(docs, show_progress=show_progress, paths=paths), document_digests(docs)
+
+
+def record_change(settings: Settings, added: Sequence[Document], removed: Sequence[str]) -> None:
+    """After documents were added to or removed from the live version one by one: the recorded corpus
+    follows (the caller holds the write lock).  A record from before digests were kept cannot follow:
+    its fingerprint is dropped, so the next start-up rebuilds once."""
+    state = read_state(settings) or {}
+    digests = state.get("documents")
+    if isinstance(digests, dict):
+        for doc_id in removed:
+            digests.pop(doc_id, None)
+        digests.update(document_digests(added))
+        fingerprint: str | None = fingerprint_of(digests)
+    else:
+        fingerprint = None
+    version = live_version(settings)
+    write_state(settings, {**state, "documents": digests, "fingerprint": fingerprint, "version": version})
 
 
 def publish(
     settings: Settings,
     corpus: Corpus,
-    fingerprint: str,
+    digests: dict[str, str],
     embedder: Embedder | None = None,
     previous: Backend | None = None,
     show_progress: bool = False,
@@ -103,7 +120,8 @@ def publish(
         {
             "corpus": configured or before.get("corpus") or resolved(settings.corpus),
             "paths": corpus.paths,
-            "fingerprint": fingerprint,
+            "fingerprint": fingerprint_of(digests),
+            "documents": digests,
             "version": live_version(settings),
         },
     )
@@ -119,8 +137,8 @@ def build_from(
     configured: list[str] | None = None,
 ) -> Backend:
     """Load, clean and index ``paths`` (default: the corpus and the upload folder) and publish them."""
-    corpus, fingerprint = load_corpus(paths if paths is not None else settings.corpus_paths(), show_progress)
-    return publish(settings, corpus, fingerprint, embedder, None, show_progress, recreate, configured)
+    corpus, digests = load_corpus(paths if paths is not None else settings.corpus_paths(), show_progress)
+    return publish(settings, corpus, digests, embedder, None, show_progress, recreate, configured)
 
 
 # -- start-up ---------------------------------------------------------------------------------------------
@@ -151,8 +169,9 @@ def stale_reason(settings: Settings, backend: Backend, state: dict[str, Any] | N
     if state is not None and state.get("version") == live_version(settings):
         built, expected = state.get("paths"), state.get("fingerprint")
     else:  # built by something that wrote no state: the index's own record (kept documents only)
-        built, expected = backend.manifest.get("corpus", {}).get("paths"), backend.manifest.get("corpus", {}).get(
-            "fingerprint"
+        built, expected = (
+            backend.manifest.get("corpus", {}).get("paths"),
+            backend.manifest.get("corpus", {}).get("fingerprint"),
         )
     missing = [p for p in resolved(settings.corpus) if not Path(p).exists()]
     docs = [] if missing else list(load_paths(paths))
@@ -229,7 +248,10 @@ def catch_up(settings: Settings, embedder: Embedder | None = None, show_progress
         except IndexError_ as exc:
             reason: str | None = f"unusable ({exc})"
         else:
-            reason = stale_reason(settings, backend, read_state(settings))
+            state = read_state(settings)
+            reason = stale_reason(settings, backend, state)
+            if reason is not None and _catch_up_by_document(settings, backend, state, embedder):
+                return True
             backend.close()
         if reason is None:
             return False
@@ -237,6 +259,37 @@ def catch_up(settings: Settings, embedder: Embedder | None = None, show_progress
         log.warning("the index in %s is %s; rebuilding it beside the live one", where, reason)
         build_from(settings, embedder=embedder, show_progress=show_progress).close()
         return True
+
+
+def _catch_up_by_document(
+    settings: Settings, backend: Backend, state: dict[str, Any] | None, embedder: Embedder | None
+) -> bool:
+    """Bring a stale index up to date by adding the new and changed documents and deleting the removed
+    ones, when the record says which changed (same folders, per-document digests kept) and the backend
+    can; True if it did."""
+    digests = (state or {}).get("documents")
+    paths = resolved(settings.corpus_paths())
+    if not isinstance(digests, dict) or (state or {}).get("version") != live_version(settings):
+        return False
+    upload = str(Path(settings.upload_dir).resolve())
+    if [p for p in (state or {}).get("paths") or [] if p != upload] != [p for p in paths if p != upload]:
+        return False  # other folders: a full build
+    docs = list(load_paths(paths))
+    now = document_digests(docs)
+    added = [d for d in docs if digests.get(d.id) != now[d.id]]
+    removed = [doc_id for doc_id in digests if doc_id not in now]
+    changed = backend.apply(corpus_from_documents(added, paths=paths), removed + [d.id for d in added], embedder)
+    if changed is None:
+        return False
+    log.warning(
+        "the index in %s was stale: added %d new or changed documents and deleted %d beside the live one",
+        os.path.abspath(settings.index_dir),
+        len(added),
+        len(removed),
+    )
+    changed.close()
+    record_change(settings, added, removed)
+    return True
 
 
 def ensure_backend(

@@ -45,8 +45,8 @@ from qa_service.ingest.loaders import (
     decode_bytes,
     text_document,
 )
-from qa_service.ingest.pipeline import process_document
-from qa_service.ops.build import configured_embedder, load_corpus, publish
+from qa_service.ingest.pipeline import corpus_from_documents, process_document
+from qa_service.ops.build import configured_embedder, load_corpus, publish, record_change
 from qa_service.ops.lock import write_lock
 from qa_service.qa.service import QAService
 
@@ -106,6 +106,9 @@ class LiveIndex:
         self._write_lock = threading.Lock()
         self._checked = time.monotonic()
         self.error: str | None = None
+        self.merge_in_background = True
+        self._merging = threading.Lock()
+        self._merger: threading.Thread | None = None
 
     # -- reading ----------------------------------------------------------
     def _pointer(self) -> str | None:
@@ -160,9 +163,65 @@ class LiveIndex:
                     self._swap(self.make_service(self._load()), version)
             yield
 
+    def _change(self, added: Document | None = None, removed: str | None = None) -> QAService:
+        """Make the change to the live index: by document where the backend can (a new segment, a
+        deletion mark: seconds however large the index), else by rebuilding from the corpus folders."""
+        live = self._state.service
+        docs = [added] if added is not None else []
+        gone = [removed] if removed is not None else []
+        paths = [str(Path(p).resolve()) for p in self.settings.corpus_paths()]
+        index = None
+        if live is not None:
+            corpus = corpus_from_documents(docs, paths=paths)
+            index = live.index.apply(corpus, gone + [d.id for d in docs], configured_embedder(self.settings))
+        if index is None:
+            return self._rebuild(added.id if added is not None else None, removed)
+        record_change(self.settings, docs, gone)
+        service = self.make_service(index)
+        self._swap(service, self._pointer())
+        self._merge_soon()
+        return service
+
+    def _merge_soon(self) -> None:
+        """Start the background merge (segments.py) unless one is running in this process."""
+        if not self.merge_in_background or not self._merging.acquire(blocking=False):
+            return
+        self._merger = threading.Thread(target=self._merge_all, name="index-merge", daemon=True)
+        self._merger.start()
+
+    def _merge_all(self) -> None:
+        """Merge while the policy finds segments to merge.  Each merge is built without any lock (queries
+        and writes go on) and published under the write lock; one that lost a race is dropped."""
+        try:
+            while True:
+                live = self._state.service
+                snapshot = live.index if live is not None else None
+                names = snapshot.merge_plan() if snapshot is not None else []
+                if not names or snapshot is None:
+                    return
+                t0 = time.monotonic()
+                merged = snapshot.merge(names)
+                with self._writing():
+                    current = self._state.service
+                    index = current.index.replace(names, merged, snapshot) if current is not None else None
+                    if index is None:
+                        return
+                    record_change(self.settings, [], [])
+                    self._swap(self.make_service(index), self._pointer())
+                log.info("merged %d index segments in %.1fs", len(names), time.monotonic() - t0)
+        except Exception:  # a failed merge leaves the live version as it was
+            log.exception("merging index segments failed; the index stays as it is")
+        finally:
+            self._merging.release()
+
+    def wait_for_merges(self, timeout: float | None = None) -> None:
+        """Until the background merge (if any) is done: for tests and orderly shutdown."""
+        if self._merger is not None:
+            self._merger.join(timeout)
+
     def _rebuild(self, added: str | None = None, removed: str | None = None) -> QAService:
         """Index the corpus folders as they are now (``added`` just written, ``removed`` just moved out)."""
-        corpus, fingerprint = load_corpus(self.settings.corpus_paths())
+        corpus, digests = load_corpus(self.settings.corpus_paths())
         ids = {d.id for d in corpus.documents}
         live = self._state.service
         self._check_nothing_lost(corpus.documents, live, ids | {removed})
@@ -170,7 +229,7 @@ class LiveIndex:
             raise DocumentError("The document has no text left after cleaning; it was not added.", "no_text")
         # What the live index can lend is reused: vectors of unchanged passages, a Milvus connection.
         embedder = configured_embedder(self.settings)
-        index = publish(self.settings, corpus, fingerprint, embedder, live.index if live is not None else None)
+        index = publish(self.settings, corpus, digests, embedder, live.index if live is not None else None)
         service = self.make_service(index)
         self._swap(service, self._pointer())
         return service
@@ -194,7 +253,8 @@ class LiveIndex:
         name = sanitise_filename(filename)
         upload_dir = Path(self.settings.upload_dir)
         target = upload_dir / name
-        if not process_document(self._read(name, data, target), ChunkSettings())[1]:
+        doc = self._read(name, data, target)
+        if not process_document(doc, ChunkSettings())[1]:
             raise DocumentError("The document has no text left after cleaning; it was not added.", "no_text")
         with self._writing():
             current = self._state.service
@@ -210,7 +270,7 @@ class LiveIndex:
                 os.fsync(f.fileno())
             os.replace(tmp, target)
             try:
-                service = self._rebuild(added=name)
+                service = self._change(added=doc)
             except BaseException:
                 target.unlink(missing_ok=True)  # the corpus is back as it was; the old index is still live
                 raise
@@ -252,11 +312,11 @@ class LiveIndex:
                     f"Document {doc_id!r} is not a file of the corpus folders; it cannot be deleted here.", "read_only"
                 )
             if not path.is_file():  # removed behind the service's back: the index catches up
-                self._rebuild(removed=doc_id)
+                self._change(removed=doc_id)
                 return {"deleted": doc_id, "kept_at": None}
             kept = _to_trash(path, root)
             try:
-                self._rebuild(removed=doc_id)
+                self._change(removed=doc_id)
             except BaseException:
                 os.replace(kept, path)
                 raise

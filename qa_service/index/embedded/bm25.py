@@ -30,7 +30,6 @@ and, for the postings file, :mod:`.postings`).
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -54,6 +53,7 @@ from qa_service.index.embedded.counting import (
     scatter_postings,
 )
 from qa_service.index.embedded.postings import Postings, _bytes_array, _copy_file, _write, open_postings, write_postings
+from qa_service.index.embedded.ranking import MIN_IDF, max_idf, okapi_idf, raw_mean_idf, select_top_k
 from qa_service.index.embedded.terms import TermTable, _DictTerms
 
 __all__ = [
@@ -66,10 +66,13 @@ __all__ = [
     "PARALLEL_MIN",
     "POSTINGS_FILE",
     "BM25Params",
+    "CorpusStats",
     "TermIdf",
     "TermTable",
     "max_idf",
     "okapi_idf",
+    "raw_mean_idf",
+    "select_top_k",
 ]
 
 FORMAT = "bm25-csr-1"
@@ -79,13 +82,16 @@ POSTINGS_FILE = "bm25_postings.bin"
 AUTO_MMAP_BYTES = 256 << 20
 
 
-# The idf a term gets when the Okapi formula leaves it at or below zero (see above).
-MIN_IDF = 1e-3
+@dataclass(frozen=True)
+class CorpusStats:
+    """What the rest of the index a segment is built into holds (index/embedded/segments.py): the
+    passages of its other segments, their total length, how many of them hold each of a list of
+    terms; and the raw mean idf the epsilon rule scales."""
 
-
-def max_idf(n_docs: int) -> float:
-    """The idf of a term in one of ``n_docs`` passages: what an unseen term would at least weigh."""
-    return float(np.log(n_docs + 0.5) - np.log(1.5)) if n_docs else 0.0
+    n_docs: int
+    total_len: int
+    mean_idf: float
+    df_elsewhere: Callable[[list[str]], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,9 @@ class BM25(TermIdf):
         n_docs: int,
         params: BM25Params = BM25Params(),
         idf: np.ndarray | None = None,
+        total_len: int = 0,
+        mean_idf: float = 0.0,
+        avgdl: float = 0.0,
     ) -> None:
         self.vocab: TermTable | _DictTerms = _DictTerms(vocab) if isinstance(vocab, dict) else vocab
         self.idf = idf if idf is not None else np.zeros(len(self.vocab), dtype=np.float32)
@@ -137,6 +146,9 @@ class BM25(TermIdf):
         self.weights = weights  # float32 BM25 weight of (term, passage)
         self.n_docs = n_docs
         self.params = params
+        self.total_len = total_len  # tokens in all passages: with n_docs, the average length
+        self.mean_idf = mean_idf  # the raw mean idf the epsilon rule used (okapi_idf)
+        self.avgdl = avgdl  # the average passage length the weights were normalised with
         self.postings_mode = "memory"
         self._source: Path | None = None  # the postings file this index was loaded from
         self._postings: Postings = self._postings_from_arrays
@@ -152,12 +164,14 @@ class BM25(TermIdf):
         params: BM25Params = BM25Params(),
         on_progress: Callable[[int], None] | None = None,
         chunk: int = CHUNK,
+        stats: CorpusStats | None = None,
     ) -> BM25:
         """The index of token lists, counted here (see ``build_from_texts`` for worker processes).
 
-        ``chunk``: passages per block of postings (the result does not depend on it).
+        ``chunk``: passages per block of postings (the result does not depend on it).  ``stats``: weigh
+        the postings by the statistics of a larger index this one is a segment of (default: its own).
         """
-        return cls._from_blocks(count_tokens(docs_tokens, chunk, on_progress), params)
+        return cls._from_blocks(count_tokens(docs_tokens, chunk, on_progress), params, stats)
 
     @classmethod
     def build_from_texts(
@@ -170,6 +184,7 @@ class BM25(TermIdf):
         on_progress: Callable[[int], None] | None = None,
         chunk: int = CHUNK,
         parallel_min: int = PARALLEL_MIN,
+        stats: CorpusStats | None = None,
     ) -> BM25:
         """Tokenize and count ``texts`` in ``workers`` processes (default: one per core), then merge.
 
@@ -185,20 +200,31 @@ class BM25(TermIdf):
             total = len(head) if len(head) < parallel_min else None
             it = _chain(head, it)
         if workers <= 1 or (total is not None and total < parallel_min):
-            return cls.build((tokenize(t) for t in it), params, on_progress, chunk)
-        return cls._from_blocks(count_in_workers(it, tokenize, workers, chunk, on_progress), params)
+            return cls.build((tokenize(t) for t in it), params, on_progress, chunk, stats)
+        return cls._from_blocks(count_in_workers(it, tokenize, workers, chunk, on_progress), params, stats)
 
     @classmethod
-    def _from_blocks(cls, blocks: list[_Block], params: BM25Params) -> BM25:
+    def _from_blocks(cls, blocks: list[_Block], params: BM25Params, stats: CorpusStats | None = None) -> BM25:
         table, gmap = merge_terms(blocks)
         n_docs = sum(len(b.lengths) for b in blocks)
         if n_docs == 0:
             return cls(table, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32), 0, params)
         doc_len = np.concatenate([b.lengths for b in blocks]).astype(np.float64)
         df = document_frequencies(blocks, gmap, len(table))
-        idf = okapi_idf(df, n_docs, params)
-        indptr, indices, weights = scatter_postings(blocks, gmap, df, idf, _length_norm(doc_len, params), params.k1)
-        return cls(table, indptr, indices, weights, n_docs, params, idf.astype(np.float32))
+        total_len = int(doc_len.sum())
+        if stats is None:
+            mean = raw_mean_idf(df, n_docs)
+            idf = okapi_idf(df, n_docs, params, mean)
+            avgdl = total_len / n_docs
+        else:  # a segment: every term weighs what it weighs in the whole index
+            mean = stats.mean_idf
+            everywhere = df + stats.df_elsewhere(list(table))
+            idf = okapi_idf(everywhere, n_docs + stats.n_docs, params, mean)
+            avgdl = (total_len + stats.total_len) / (n_docs + stats.n_docs)
+        norm = _length_norm(doc_len, params, avgdl)
+        indptr, indices, weights = scatter_postings(blocks, gmap, df, idf, norm, params.k1)
+        idf32 = idf.astype(np.float32)
+        return cls(table, indptr, indices, weights, n_docs, params, idf32, total_len, mean, avgdl)
 
     # -- persistence --------------------------------------------------------
     def save(self, directory: str | Path) -> dict[str, dict[str, Any]]:
@@ -237,6 +263,9 @@ class BM25(TermIdf):
             "n_terms": len(table),
             "postings": int(self.indptr[-1]),
             "params": self.params.to_dict(),
+            "total_len": self.total_len,
+            "mean_idf": self.mean_idf,
+            "avgdl": self.avgdl,
             "term_hash": "blake2b-64",
             "term_salt": table.salt,
         }
@@ -279,7 +308,16 @@ class BM25(TermIdf):
             postings = "mmap" if mmap and small else "read" if mmap else "memory"
         empty_i, empty_w = np.zeros(0, np.int32), np.zeros(0, np.float32)
         bm = cls(
-            table, indptr, empty_i, empty_w, int(meta["n_docs"]), BM25Params(**meta["params"]), arr("bm25_idf.npy")
+            table,
+            indptr,
+            empty_i,
+            empty_w,
+            int(meta["n_docs"]),
+            BM25Params(**meta["params"]),
+            arr("bm25_idf.npy"),
+            int(meta.get("total_len", 0)),
+            float(meta.get("mean_idf", 0.0)),
+            float(meta.get("avgdl", 0.0)),
         )
         bm.postings_mode = postings
         bm._source = pfile
@@ -331,58 +369,17 @@ class BM25(TermIdf):
         rarest term's passages are ranked (that score is a lower bound on the
         k-th best overall).
         """
-        empty = np.zeros(0, np.int64), np.zeros(0, np.float32)
         k = min(k, self.n_docs)
         if k <= 0:
-            return empty
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
         ids, reps = self.term_ids(tokens)
         acc, docs = self._accumulate(ids, reps)
-        if acc is None:
-            return empty
-        # A lower bound on the k-th best score: the k-th best among a few passages
-        # (those of the rarest terms).  Slightly lowered, so that every passage whose
-        # float32 score could tie the k-th is kept.
-        theta = 0.0
-        if self.n_docs > 4 * k:
-            seed: list[np.ndarray] = []
-            n = 0
-            for d in sorted(docs, key=len):
-                seed.append(d)
-                n += len(d)
-                if n >= 2 * k:
-                    break
-            sample = np.unique(np.concatenate(seed)) if len(seed) > 1 else seed[0]
-            if len(sample) >= k:
-                vals = acc[sample]
-                theta = float(np.partition(vals, len(vals) - k)[len(vals) - k]) * (1 - 1e-6)
-        cand = np.flatnonzero(acc >= theta) if theta > 0 else np.flatnonzero(acc > 0)
-        s32 = acc[cand].astype(np.float32)
-        keep = s32 > 0
-        cand, s32 = cand[keep], s32[keep]
-        if len(cand) > k:
-            kth = np.partition(s32, len(s32) - k)[len(s32) - k]
-            keep = s32 >= kth
-            cand, s32 = cand[keep], s32[keep]
-        order = np.lexsort((cand, -s32))[:k]
-        return cand[order].astype(np.int64), s32[order]
+        return select_top_k(acc, docs, k)
 
 
-def okapi_idf(df: np.ndarray, n_docs: int, params: BM25Params) -> np.ndarray:
-    """float64 idf of each term from its document frequency (rank-bm25's, but never <= 0)."""
-    df = df.astype(np.float64)
-    idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
-    if len(idf):
-        idf[idf < 0] = params.epsilon * (math.fsum(idf.tolist()) / len(idf))
-        # Our one departure from rank-bm25: an idf that is still not positive (a term in
-        # at least half the passages of a corpus of one or a few passages, where even the
-        # mean idf is negative) would make such a corpus unsearchable; it counts a little.
-        idf[idf <= 0] = MIN_IDF
-    return idf
-
-
-def _length_norm(doc_len: np.ndarray, params: BM25Params) -> np.ndarray:
+def _length_norm(doc_len: np.ndarray, params: BM25Params, avgdl: float) -> np.ndarray:
     """``k1 * (1 - b + b * len / avgdl)`` of each passage (float64 lengths)."""
-    avgdl = doc_len.mean() if doc_len.sum() else 1.0
+    avgdl = avgdl or 1.0
     return params.k1 * (1 - params.b + params.b * doc_len / avgdl)
 
 

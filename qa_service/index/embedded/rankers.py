@@ -22,12 +22,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def passage_mask(index: EmbeddedIndex, filters: Filters) -> np.ndarray:
-    """Which passages match ``filters``: decided per article (a few thousand), spread to the passages
-    by each passage's article number, so a filtered question costs one pass over the articles."""
-    return filters.article_mask(index.articles)[np.asarray(index._chunk_meta[:, 0], dtype=np.int64)]
-
-
 class BM25Ranker:
     mode = "bm25"
 
@@ -39,7 +33,7 @@ class BM25Ranker:
             # Every passage's score, those outside the filters zeroed: the k best of the rest, ties by
             # id as BM25.top_k orders them.
             scores = self.index.scores(query.tokens)
-            scores[~passage_mask(self.index, filters)] = 0
+            scores[~self.index.passage_mask(filters)] = 0
             ids = top_ids(scores, k, positive_only=True)
             found = [(int(i), float(scores[i])) for i in ids]
         else:
@@ -65,7 +59,7 @@ class HybridRanker:
         bm25 = self.index.scores(query.tokens)
         dense = np.asarray(self.vectors.matrix @ self.queries(query.text), dtype=np.float32)
         # Filtered: fused over the matching passages only (their candidates, their min-max ranges).
-        keep = np.flatnonzero(passage_mask(self.index, filters)) if filters else np.arange(len(bm25))
+        keep = np.flatnonzero(self.index.passage_mask(filters)) if filters else np.arange(len(bm25))
         return [
             Hit(chunk=self.index.chunk(int(keep[f.passage])), score=f.score, rank=r, explain=f.explain)
             for r, f in enumerate(fuse(bm25[keep], dense[keep], self.settings, k))

@@ -18,21 +18,21 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+import uuid
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa_service.core.errors import ConfigError, IndexCorrupt, IndexError_, IndexIncompatible
-from qa_service.core.models import Chunk, ChunkSettings, Corpus
+from qa_service.core.errors import IndexCorrupt, IndexIncompatible
+from qa_service.core.models import Chunk, Corpus
 from qa_service.core.progress import progress_bar
-from qa_service.core.settings import Settings
 from qa_service.core.tokenizer import Tokenizer
 from qa_service.index.documents import DocumentLookup, corpus_records
-from qa_service.index.embedded.bm25 import BM25, BM25Params
-from qa_service.index.embedded.rankers import make_ranker, vectors_match
+from qa_service.index.embedded.bm25 import BM25, BM25Params, CorpusStats
+from qa_service.index.embedded.config import IndexSettings, index_tokenizer
+from qa_service.index.embedded.rankers import make_ranker
 from qa_service.index.embeddings import (
     DEFAULT_BATCH,
     KEY_BYTES,
@@ -43,53 +43,28 @@ from qa_service.index.embeddings import (
     embedding_text,
 )
 from qa_service.index.layout import LayoutStore
-from qa_service.index.publish import VersionWriter, json_bytes, map_bytes, npy_bytes, pack_texts, read_live_manifest
+from qa_service.index.publish import (
+    FolderWriter,
+    VersionWriter,
+    json_bytes,
+    map_bytes,
+    npy_bytes,
+    pack_texts,
+    read_live_manifest,
+)
 
 if TYPE_CHECKING:
-    from qa_service.index.base import Backend, Ranker
+    from qa_service.index.base import Filters, Ranker
     from qa_service.index.fusion import FusionSettings
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: BM25 as BM25.save writes it; embeddings are optional extra files
+# 2: BM25 as BM25.save writes it; embeddings are optional extra files.  3: BM25 records its total length
+# and mean idf, which a version of several segments (segments.py) needs.
+FORMAT_VERSION = 3
 EMBEDDINGS = "embeddings.npy"
 EMBEDDING_KEYS = "embedding_keys.npy"
 REBUILD = "rebuild with `qa-service index`"
-
-
-@dataclass(frozen=True)
-class IndexSettings:
-    bm25: BM25Params = field(default_factory=BM25Params)
-    chunks: ChunkSettings = field(default_factory=ChunkSettings)
-    bigrams: bool = True
-    title_in_passages: bool = True  # index each passage with its article title
-    segmenter: str = "jieba"  # QA_TOKENIZER: the index is opened only with the one that built it
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "bm25": self.bm25.to_dict(),
-            "chunks": asdict(self.chunks),
-            "bigrams": self.bigrams,
-            "title_in_passages": self.title_in_passages,
-            "segmenter": self.segmenter,
-            "tokenizer": f"{self.segmenter}+bigrams" if self.bigrams else self.segmenter,
-        }
-
-
-def index_tokenizer(manifest: dict[str, Any], user_words: list[str], where: Path, configured: str | None) -> Tokenizer:
-    """The tokenizer that built an index (``manifest["settings"]``; before it was recorded: jieba).
-    IndexIncompatible if it is not the ``configured`` one (QA_TOKENIZER) or cannot be loaded here:
-    questions cut another way would look up terms the index does not have."""
-    built = manifest["settings"].get("segmenter", "jieba")
-    if configured is not None and built != configured:
-        raise IndexIncompatible(
-            f"the index in {where} was built with the {built} tokenizer, but QA_TOKENIZER is {configured}: "
-            f"rebuild it with `qa-service index` (or set QA_TOKENIZER={built})"
-        )
-    try:
-        return Tokenizer(user_words, bigrams=manifest["settings"]["bigrams"], segmenter=built)
-    except ConfigError as exc:
-        raise IndexIncompatible(f"the index in {where} cannot be searched here: {exc}") from exc
 
 
 class EmbeddedIndex(DocumentLookup):
@@ -135,18 +110,22 @@ class EmbeddedIndex(DocumentLookup):
         embedder: Embedder | None = None,
         previous: PassageVectors | None = None,
         batch_size: int = DEFAULT_BATCH,
+        tokenizer: Tokenizer | None = None,
+        stats: CorpusStats | None = None,
     ) -> EmbeddedIndex:
         """BM25 over the corpus; with an ``embedder``, passage vectors too, reusing those of
-        ``previous`` (the index being replaced) for passages whose text is unchanged."""
+        ``previous`` (the index being replaced) for passages whose text is unchanged.  A segment added
+        to a live index (segments.py) is cut by that index's ``tokenizer`` and weighed by its ``stats``."""
         t0 = time.perf_counter()
-        tokenizer = Tokenizer(corpus.user_words, bigrams=settings.bigrams, segmenter=settings.segmenter)
+        if tokenizer is None:
+            tokenizer = Tokenizer(corpus.user_words, bigrams=settings.bigrams, segmenter=settings.segmenter)
         texts = (
             (f"{c.title} {c.section or ''} {c.text}" if settings.title_in_passages else c.text) for c in corpus.chunks
         )
         with progress_bar(len(corpus.chunks), "indexing", "passage", show_progress) as advance:
             # Worker processes (one per core) tokenize and count; small corpora stay in this process.
             bm25 = BM25.build_from_texts(
-                texts, tokenizer.tokens, settings.bm25, total=len(corpus.chunks), on_progress=advance
+                texts, tokenizer.tokens, settings.bm25, total=len(corpus.chunks), on_progress=advance, stats=stats
             )
         chunk_text, chunk_bounds = pack_texts([c.text for c in corpus.chunks])
         chunk_meta = np.array(
@@ -158,6 +137,7 @@ class EmbeddedIndex(DocumentLookup):
         manifest = {
             "format_version": FORMAT_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "segment_id": uuid.uuid4().hex,  # follows the folder into every version that keeps it
             "settings": settings.to_dict(),
             "corpus": {"paths": corpus.paths, "fingerprint": corpus.fingerprint()},
             "counts": {
@@ -214,6 +194,18 @@ class EmbeddedIndex(DocumentLookup):
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
         return self.bm25.scores(tokens)
 
+    def passage_mask(self, filters: Filters) -> np.ndarray:
+        """Which passages match ``filters``: decided per article, spread to the passages by article."""
+        return filters.article_mask(self.articles)[self._passage_articles()]
+
+    def document_mask(self, doc_ids: Collection[str]) -> np.ndarray:
+        """Which passages belong to one of the documents ``doc_ids``."""
+        articles = np.fromiter((a["document"] in doc_ids for a in self.articles), dtype=bool, count=len(self.articles))
+        return articles[self._passage_articles()]
+
+    def _passage_articles(self) -> np.ndarray:
+        return np.asarray(self._chunk_meta[:, 0], dtype=np.int64)
+
     def chunk_text(self, i: int) -> str:
         a, b = self._chunk_bounds[i], self._chunk_bounds[i + 1]
         return bytes(self._chunk_text[a:b]).decode("utf-8")
@@ -265,72 +257,55 @@ class EmbeddedIndex(DocumentLookup):
             )
         return lines
 
-    @classmethod
-    def open(cls, settings: Settings, previous: Backend | None = None) -> EmbeddedIndex:
-        return cls.load(settings.index_dir, tokenizer=settings.tokenizer)
-
-    @classmethod
-    def create(
-        cls,
-        corpus: Corpus,
-        settings: Settings,
-        embedder: Embedder | None = None,
-        previous: Backend | None = None,
-        show_progress: bool = False,
-        recreate: bool = False,
-    ) -> EmbeddedIndex:
-        """Build from ``corpus`` and publish it as the live version in ``settings.index_dir``.  Vectors of
-        unchanged passages are reused from ``previous`` (default: the live index on disk)."""
-        vectors = None
-        if embedder is not None and isinstance(previous, EmbeddedIndex):
-            vectors = previous.vectors
-        elif embedder is not None:
-            vectors = load_previous_vectors(settings.index_dir)
-        batch = settings.embedding_batch
-        built = IndexSettings(segmenter=settings.tokenizer)
-        index = cls.build(corpus, built, show_progress, embedder=embedder, previous=vectors, batch_size=batch)
-        index.save(settings.index_dir)
-        return index
-
-    def add_vectors(self, embedder: Embedder, settings: Settings, show_progress: bool = False) -> bool:
-        """Give the live index the passage vectors of ``embedder`` if it lacks them; True if it did."""
-        if vectors_match(self.vectors, embedder):
-            return False
-        log.warning(
-            "the index in %s has no passage vectors from %s: adding them", settings.index_dir, embedder.model_id
-        )
-        self.embed(embedder, batch_size=settings.embedding_batch, show_progress=show_progress)
-        self.save(settings.index_dir)
-        return True
-
     # -- persistence ----------------------------------------------------
     def save(self, index_dir: str | Path) -> Path:
         """Write a new version folder and switch ``CURRENT`` to it atomically."""
         with VersionWriter(Path(index_dir)) as out:
-            for name, meta in self.bm25.save(out.tmp).items():  # bm25.json, bm25_*.npy, bm25_terms.bin, …
-                out.files[name] = meta
-            out.put("userdict.json", json_bytes(self.tokenizer.user_words))
-            out.put("chunk_text.bin", bytes(self._chunk_text))
-            out.put("chunk_bounds.npy", npy_bytes(self._chunk_bounds))
-            out.put("chunk_meta.npy", npy_bytes(self._chunk_meta))
-            out.put("articles.json", json_bytes(self.articles))
-            out.put("documents.json", json_bytes(self.documents))
-            out.put("doc_text.bin", bytes(self._doc_text))
-            out.put("doc_bounds.npy", npy_bytes(self._doc_bounds))
-            manifest = {k: v for k, v in self.manifest.items() if k not in ("embeddings", "originals")}
-            kept = self.layout.save(out) if self.layout is not None else {}
-            if kept:
-                manifest["originals"] = kept
-            if self.vectors is not None:
-                out.put(EMBEDDINGS, npy_bytes(np.asarray(self.vectors.matrix, dtype=np.float32)))
-                out.put(EMBEDDING_KEYS, npy_bytes(np.asarray(self.vectors.keys, dtype=np.uint8)))
-                manifest["embeddings"] = {**self.manifest.get("embeddings", {}), **self.vectors.meta()}
+            manifest, kept = self._put_files(out)
             where, self.manifest = out.publish(manifest)
+        self._saved_to(where, kept)
+        log.info("index written to %s", where)
+        return where
+
+    def save_segment(self, folder: Path) -> dict[str, Any]:
+        """Write the index as a segment: the new folder ``folder`` (inside a version being written)
+        with its own manifest; returns the manifest."""
+        out = FolderWriter(folder)
+        manifest, kept = self._put_files(out)
+        self.manifest = out.finish(manifest)
+        self._saved_to(folder, kept)
+        return self.manifest
+
+    def _put_files(self, out: FolderWriter) -> tuple[dict[str, Any], dict[str, int]]:
+        """Every file of the index put in ``out``; the manifest to finish it with, the originals kept."""
+        for name, meta in self.bm25.save(out.tmp).items():  # bm25.json, bm25_*.npy, bm25_terms.bin, …
+            out.files[name] = meta
+        out.put("userdict.json", json_bytes(self.tokenizer.user_words))
+        out.put("chunk_text.bin", bytes(self._chunk_text))
+        out.put("chunk_bounds.npy", npy_bytes(self._chunk_bounds))
+        out.put("chunk_meta.npy", npy_bytes(self._chunk_meta))
+        out.put("articles.json", json_bytes(self.articles))
+        out.put("documents.json", json_bytes(self.documents))
+        out.put("doc_text.bin", bytes(self._doc_text))
+        out.put("doc_bounds.npy", npy_bytes(self._doc_bounds))
+        manifest = {k: v for k, v in self.manifest.items() if k not in ("embeddings", "originals", "files")}
+        kept = self.layout.save(out) if self.layout is not None else {}
+        if kept:
+            manifest["originals"] = kept
+        if self.vectors is not None:
+            out.put(EMBEDDINGS, npy_bytes(np.asarray(self.vectors.matrix, dtype=np.float32)))
+            out.put(EMBEDDING_KEYS, npy_bytes(np.asarray(self.vectors.keys, dtype=np.uint8)))
+            manifest["embeddings"] = {**self.manifest.get("embeddings", {}), **self.vectors.meta()}
+        return manifest, kept
+
+    def _saved_to(self, where: Path, kept: dict[str, int]) -> None:
         self.location = where
         if self.layout is not None:
             self.layout.saved_to(where, kept)
-        log.info("index written to %s", where)
-        return where
+
+    def moved_to(self, where: Path) -> None:
+        """The same files, now (hard-linked) in ``where``: a segment a newer version keeps."""
+        self._saved_to(where, self.manifest.get("originals", {}))
 
     @classmethod
     def load(cls, index_dir: str | Path, verify: bool = True, tokenizer: str | None = None) -> EmbeddedIndex:
@@ -338,6 +313,19 @@ class EmbeddedIndex(DocumentLookup):
         the one that built it (None: whichever did)."""
         root = Path(index_dir)
         vdir, manifest = read_live_manifest(root, "index", REBUILD, verify)
+        return cls.load_folder(vdir, manifest, root, configured=tokenizer)
+
+    @classmethod
+    def load_folder(
+        cls,
+        vdir: Path,
+        manifest: dict[str, Any],
+        root: Path,
+        configured: str | None = None,
+        tokenizer: Tokenizer | None = None,
+    ) -> EmbeddedIndex:
+        """The index in the (checked) folder ``vdir``: a version, or a segment of one.  ``tokenizer``:
+        the one the other segments of its version already loaded (else made from the folder)."""
         if manifest.get("format_version") != FORMAT_VERSION:
             raise IndexIncompatible(
                 f"index in {root} has format version {manifest.get('format_version')}, this program reads "
@@ -348,10 +336,12 @@ class EmbeddedIndex(DocumentLookup):
             params = BM25Params(**manifest["settings"]["bm25"])
             if bm25.params != params or bm25.n_docs != manifest["counts"]["passages"]:
                 raise ValueError("the BM25 files do not match the manifest")
-            user_words = json.loads((vdir / "userdict.json").read_text("utf-8"))
+            if tokenizer is None:
+                user_words = json.loads((vdir / "userdict.json").read_text("utf-8"))
+                tokenizer = index_tokenizer(manifest, user_words, root, configured)
             index = cls(
                 bm25,
-                index_tokenizer(manifest, user_words, root, tokenizer),
+                tokenizer,
                 map_bytes(vdir / "chunk_text.bin"),
                 np.load(vdir / "chunk_bounds.npy", mmap_mode="r"),
                 np.load(vdir / "chunk_meta.npy", mmap_mode="r"),
@@ -383,12 +373,3 @@ def _load_vectors(vdir: Path, manifest: dict[str, Any]) -> PassageVectors | None
             f"embeddings in {vdir} have shape {matrix.shape}, not ({n}, {meta['dim']}): rebuild with `qa-service index`"
         )
     return PassageVectors(model=meta["model"], model_id=meta["model_id"], matrix=matrix, keys=keys)
-
-
-def load_previous_vectors(index_dir: str | Path) -> PassageVectors | None:
-    """The live index's vectors, for a rebuild to reuse; None if there is no readable index."""
-    try:
-        return EmbeddedIndex.load(index_dir).vectors
-    except IndexError_ as exc:
-        log.debug("no previous vectors to reuse: %s", exc)
-        return None

@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,19 @@ class MilvusIndex(DocumentLookup):
             )
             return MilvusBM25Ranker(self.store)
         return MilvusHybridRanker(self.store, query_encoder(embedder), fusion, self.native_weighted)
+
+    def apply(self, added: Corpus, removed: Sequence[str], embedder: Embedder | None = None) -> None:
+        """None: a write rebuilds from the corpus folders (the sync then updates the collection by document)."""
+        return None
+
+    def merge_plan(self) -> list[str]:
+        return []  # Milvus merges its own segments
+
+    def merge(self, names: Sequence[str]) -> Any:
+        raise NotImplementedError("Milvus merges its own segments")
+
+    def replace(self, names: Sequence[str], merged: Any, snapshot: Backend) -> None:
+        raise NotImplementedError("Milvus merges its own segments")
 
     def add_vectors(self, embedder: Embedder, settings: Settings, show_progress: bool = False) -> bool:
         """Never here: a collection's vectors are written when the corpus is indexed, and another model
