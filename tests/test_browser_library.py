@@ -125,7 +125,11 @@ def open_library(drv) -> list:
 
 
 def shown_docs(drv) -> list[str]:
-    return [e.get_attribute("data-doc") for e in drv.find_elements(By.CSS_SELECTOR, "#lib-list .doc-item")]
+    # Read in one script: the list is re-rendered as soon as a write returns (in well under a second now
+    # that writes go by document), and an element found first may be gone by the time it is asked.
+    return drv.execute_script(
+        "return Array.from(document.querySelectorAll('#lib-list .doc-item'), e => e.getAttribute('data-doc'));"
+    )
 
 
 # --------------------------------------------------------------------- source view

@@ -301,3 +301,37 @@ def test_the_live_service_merges_in_the_background_and_keeps_answering(docs, tmp
     reopened = SegmentedIndex.load(settings.index_dir)
     assert [s.name for s in reopened.segments] == [s.name for s in index.segments]
     assert open_for_serving(start.settings).stale is None
+
+
+def test_hybrid_retrieval_reads_every_segments_vectors_and_never_a_deleted_passage(docs, tmp_path):
+    from tests.test_embeddings import FakeEmbedder
+
+    fake = FakeEmbedder()
+    settings = Settings(index_dir=str(tmp_path))
+    index = SegmentedIndex.create(corpus_from_documents(docs[:8]), settings, embedder=fake)
+    index = index.apply(corpus_from_documents([docs[9]]), [docs[2].id], fake)
+    assert index.segments[-1].index.vectors is not None  # the new segment was embedded
+    assert index.vectors is not None and index.vectors.matrix.shape == (len(index), fake.dim)
+    svc = QAService(index, embedder=fake)
+    assert svc.mode == "hybrid"
+    for q in QUERIES:
+        cited = [p["source"]["document"] for p in svc.ask(q, top_k=10)["passages"]]
+        assert docs[2].id not in cited
+    words = docs[9].text[:40]
+    assert svc.ask(words)["passages"][0]["source"]["document"] == docs[9].id
+
+
+def test_a_full_rebuild_reuses_the_vectors_of_every_segment(docs, tmp_path):
+    from tests.test_embeddings import FakeEmbedder
+
+    fake = FakeEmbedder()
+    settings = Settings(index_dir=str(tmp_path))
+    index = SegmentedIndex.create(corpus_from_documents(docs[:6]), settings, embedder=fake)
+    index = index.apply(corpus_from_documents([docs[7]]), [], fake)
+    before = len(fake.passages)
+    rebuilt = SegmentedIndex.create(corpus_from_documents([*docs[:6], docs[7]]), settings, fake, previous=index)
+    assert len(fake.passages) == before  # nothing embedded again: every row came from a segment
+    assert rebuilt.vectors is not None and rebuilt.vectors.matrix.shape[0] == len(rebuilt)
+    np.testing.assert_allclose(
+        np.asarray(rebuilt.vectors.matrix), index.vectors.matrix[np.arange(len(index))], rtol=1e-6
+    )

@@ -59,7 +59,8 @@ class HybridRanker:
         bm25 = self.index.scores(query.tokens)
         dense = np.asarray(self.vectors.matrix @ self.queries(query.text), dtype=np.float32)
         # Filtered: fused over the matching passages only (their candidates, their min-max ranges).
-        keep = np.flatnonzero(self.index.passage_mask(filters)) if filters else np.arange(len(bm25))
+        mask = self.index.passage_mask(filters) if filters else self.index.live_mask()
+        keep = np.flatnonzero(mask) if mask is not None else np.arange(len(bm25))
         return [
             Hit(chunk=self.index.chunk(int(keep[f.passage])), score=f.score, rank=r, explain=f.explain)
             for r, f in enumerate(fuse(bm25[keep], dense[keep], self.settings, k))

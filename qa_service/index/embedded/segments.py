@@ -81,6 +81,17 @@ class _Stacked:
     def __matmul__(self, q: np.ndarray) -> np.ndarray:
         return np.concatenate([np.asarray(p @ q) for p in self.parts])
 
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        """The rows ``rows`` (global passage ids), as a rebuild reusing vectors reads them."""
+        rows = np.asarray(rows, dtype=np.int64)
+        bounds = np.cumsum([0, *(len(p) for p in self.parts)])
+        part = np.searchsorted(bounds, rows, side="right") - 1
+        out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
+        for k, matrix in enumerate(self.parts):
+            sel = part == k
+            out[sel] = np.asarray(matrix)[rows[sel] - bounds[k]]
+        return out
+
 
 @dataclass
 class _Stats:
@@ -223,6 +234,14 @@ class SegmentReader:
         mask = np.concatenate([s.index.passage_mask(filters) for s in self.segments])
         if self._stats.deleted is not None:
             mask[self._stats.deleted] = False
+        return mask
+
+    def live_mask(self) -> np.ndarray | None:
+        """Which passages are not deleted (None: all are), for rankers that score every passage."""
+        if self._stats.deleted is None:
+            return None
+        mask = np.ones(len(self), dtype=bool)
+        mask[self._stats.deleted] = False
         return mask
 
     @property

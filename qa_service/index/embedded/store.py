@@ -198,6 +198,10 @@ class EmbeddedIndex(DocumentLookup):
         """Which passages match ``filters``: decided per article, spread to the passages by article."""
         return filters.article_mask(self.articles)[self._passage_articles()]
 
+    def live_mask(self) -> np.ndarray | None:
+        """Which passages are not deleted: None, all of them (a folder of its own has no deletions)."""
+        return None
+
     def document_mask(self, doc_ids: Collection[str]) -> np.ndarray:
         """Which passages belong to one of the documents ``doc_ids``."""
         articles = np.fromiter((a["document"] in doc_ids for a in self.articles), dtype=bool, count=len(self.articles))

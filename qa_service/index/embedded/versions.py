@@ -164,7 +164,7 @@ class SegmentedIndex(SegmentReader):
         since = frozenset().union(*(now[n].deleted - then[n].deleted for n in names))
         at = min(i for i, s in enumerate(self.segments) if s.name in set(names))
         segment = Segment(_new_name(), merged, frozenset(since & {d["id"] for d in merged.documents}))
-        kept = [s for s in self.segments if s.name not in set(names)]
+        kept = [Segment(s.name, s.index, s.deleted) for s in self.segments if s.name not in set(names)]
         kept.insert(at, segment)
         if not merged.documents:
             kept.remove(segment)
