@@ -146,10 +146,11 @@ def cmrc_questions() -> list[str]:
 def git_rev(project: Path) -> dict[str, Any]:
     def git(*a: str) -> str:
         r = subprocess.run(["git", "-C", str(project), *a], capture_output=True, text=True, check=False)
-        return r.stdout.strip()
+        return r.stdout
 
-    dirty = [line[3:] for line in git("status", "--porcelain", "--", "qa_service").splitlines()]
-    return {"commit": git("rev-parse", "--short", "HEAD"), "dirty_qa_service": dirty}
+    # Not stripped before splitting: a porcelain line starts with its two status columns (" M path").
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "qa_service").splitlines() if line]
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(), "dirty_qa_service": dirty}
 
 
 # -- corpus and index -----------------------------------------------------------------------

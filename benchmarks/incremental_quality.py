@@ -105,7 +105,7 @@ def main() -> None:
         figures = {"seed (mean over the 5 documents added last)": seed_figures(Path(tmp))}
         figures["CMRC2018 trial (last 20% of paragraphs added)"] = cmrc_figures(Path(tmp))
     for name, table in figures.items():
-        cols = list(next(iter(table.values())))
+        cols = list(dict.fromkeys(k for row in table.values() for k in row))
         print(f"\n#### {name}\n\n| index | " + " | ".join(cols) + " |\n|---|" + "---:|" * len(cols))
         for way, row in table.items():
             print(f"| {way} | " + " | ".join(str(row.get(c, "")) for c in cols) + " |")

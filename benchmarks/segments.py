@@ -47,7 +47,7 @@ def questions(n: int) -> list[str]:
     from qa_service.evaluation import DEFAULT_CMRC, cmrc_documents
 
     _, qs = cmrc_documents(DEFAULT_CMRC)
-    return [q["question"] for q in qs[:n]]
+    return [q for q, _, _ in qs if q.strip()][:n]
 
 
 def new_documents(n: int, data: Path) -> list[Document]:

@@ -43,6 +43,7 @@ from qa_service.index.embedded.bm25 import BM25Params, CorpusStats
 from qa_service.index.embedded.rankers import make_ranker
 from qa_service.index.embedded.ranking import max_idf, okapi_idf, select_top_k
 from qa_service.index.embedded.store import EmbeddedIndex
+from qa_service.index.embedded.terms import TermTable
 from qa_service.index.embeddings import PassageVectors
 
 if TYPE_CHECKING:
@@ -162,9 +163,16 @@ class SegmentReader:
         """How many passages of ``segments`` hold each term, and each term's row in each segment."""
         df = np.zeros(len(terms), dtype=np.int64)
         rows = []
+        hashed: dict[int, tuple[list[bytes], np.ndarray]] = {}  # per salt: hashed once for every segment
         for s in segments:
             bm = s.index.bm25
-            ids = bm.vocab.lookup(terms)
+            vocab = bm.vocab
+            if isinstance(vocab, TermTable):
+                if vocab.salt not in hashed:
+                    hashed[vocab.salt] = vocab.hash_terms(terms)
+                ids = vocab.lookup_hashed(*hashed[vocab.salt])
+            else:
+                ids = vocab.lookup(terms)
             known = ids >= 0
             df[known] += bm.indptr[ids[known] + 1] - bm.indptr[ids[known]]
             rows.append(ids)
@@ -190,12 +198,16 @@ class SegmentReader:
         ws: list[np.ndarray] = []
         for s, ids in zip(self.segments, rows, strict=True):
             bm = s.index.bm25
-            for j in np.flatnonzero(ids >= 0).tolist():
-                i = int(ids[j])
-                a, b = int(bm.indptr[i]), int(bm.indptr[i + 1])
+            found = np.flatnonzero(ids >= 0)
+            if not len(found):
+                continue
+            i = ids[found]
+            # Each term's weights scaled from the idf they were written with to the index's idf now.
+            scale = (idf[found] / bm.idf[i] * reps[found]).astype(np.float32).tolist()
+            for a, b, f in zip(bm.indptr[i].tolist(), bm.indptr[i + 1].tolist(), scale, strict=True):
                 d, w = bm._postings(a, b)
                 docs.append(d + s.base if s.base else d)
-                ws.append(w * np.float32(idf[j] / float(bm.idf[i]) * reps[j]))
+                ws.append(w * np.float32(f))
         if not docs:
             return None, []
         acc = np.bincount(np.concatenate(docs), weights=np.concatenate(ws), minlength=st.n_docs)

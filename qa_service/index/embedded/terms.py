@@ -71,11 +71,22 @@ class TermTable:
 
     def lookup(self, terms: Sequence[str]) -> np.ndarray:
         """Id of each term, -1 where the table does not hold it."""
-        n = len(self.hashes)
-        if not terms or n == 0:
+        if not terms or len(self.hashes) == 0:
             return np.full(len(terms), -1, dtype=np.int64)
         enc = [t.encode("utf-8") for t in terms]
-        h = _hashes(enc, self._salt)
+        return self.lookup_hashed(enc, _hashes(enc, self._salt))
+
+    def hash_terms(self, terms: Sequence[str]) -> tuple[list[bytes], np.ndarray]:
+        """The terms' UTF-8 bytes and hashes as this table salts them, for ``lookup_hashed``: tables
+        with the same ``salt`` (the segments of an index, nearly always) share one hashing."""
+        enc = [t.encode("utf-8") for t in terms]
+        return enc, _hashes(enc, self._salt)
+
+    def lookup_hashed(self, enc: Sequence[bytes], h: np.ndarray) -> np.ndarray:
+        """``lookup`` of terms already hashed with this table's salt (``hash_terms``)."""
+        n = len(self.hashes)
+        if not len(enc) or n == 0:
+            return np.full(len(enc), -1, dtype=np.int64)
         pos = np.searchsorted(self.hashes, h)
         pos[pos >= n] = n - 1
         found = self.hashes[pos] == h
