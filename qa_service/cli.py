@@ -88,7 +88,7 @@ def _index_parser(sub: Any) -> None:
         help="embedded (the index folder) or milvus (the collection QA_MILVUS_URI / QA_MILVUS_COLLECTION "
         "name, plus its metadata in the index folder); env QA_BACKEND, default embedded",
     )
-    sp.add_argument("--catch-up", action="store_true", help=argparse.SUPPRESS)  # serve's background rebuild
+    sp.add_argument("--catch-up", action="store_true", help=argparse.SUPPRESS)  # serve's background catch-up
     sp.add_argument("--recreate", action="store_true", help="milvus: drop the collection and load every passage again")
 
 
@@ -98,7 +98,7 @@ def _serve_parser(sub: Any) -> None:
         help="run the HTTP API and chat page (gunicorn)",
         description="Serve POST /api/ask, GET /api/documents[/ID], GET /healthz and the chat page at /. "
         "Builds the index from the corpus first if there is none; if the corpus changed since it was built "
-        "(or QA_CORPUS did), serves the index it has and rebuilds it beside it.",
+        "(or QA_CORPUS did), serves the index it has and brings it up to date beside it.",
     )
     _index_dir_arg(sp)
     sp.add_argument("--host", help="address to bind (env QA_HOST; default 127.0.0.1; 0.0.0.0 for all)")
@@ -228,7 +228,7 @@ def cmd_index(args: argparse.Namespace, s: Settings) -> int:
     embedder = get_embedder(model) if model else None
     if model and embedder is None:
         print(f"qa-service index: cannot use embedding model {model!r}; indexing for BM25 only", file=sys.stderr)
-    with write_lock(s.index_dir):  # not while a running service is rebuilding after an upload
+    with write_lock(s.index_dir):  # not while a running service is writing an upload
         backend = publish(
             s, corpus, digests, embedder, show_progress=show, recreate=args.recreate, configured=resolved(s.corpus)
         )
@@ -255,7 +255,7 @@ def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
     # Open (or, if there is none, build) before forking workers, so they all load the same index.
     start = open_for_serving(s, embedder=configured_embedder(s), show_progress=s.progress)
     start.backend.close()
-    s = start.settings  # the corpus the index serves: workers rebuild from it after uploads
+    s = start.settings  # the corpus the index serves (and catches up with)
     plan = serve_plan(s)
     if plan.note:
         log.warning("%s", plan.note)
@@ -264,8 +264,8 @@ def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
     env.setdefault("PYTHONWARNINGS", "ignore:pkg_resources is deprecated:UserWarning")
     if start.stale:
         # A valid index that no longer matches the corpus (a crash mid-upload, files changed while
-        # stopped): serve it now, rebuild beside it; the workers load the new version when it is live.
-        log.warning("the index is %s; serving it while it is rebuilt beside it", start.stale)
+        # stopped): serve it now, catch up beside it; the workers load the new version when it is live.
+        log.warning("the index is %s; serving it while it is brought up to date beside it", start.stale)
         cmd = [sys.executable, "-m", "qa_service", "index", "--catch-up", "--no-progress"]
         subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)  # gunicorn, its parent after exec, reaps it
     gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")

@@ -328,4 +328,4 @@ def test_serve_answers_at_once_from_a_stale_index_and_catches_up_beside_it(tmp_p
             time.sleep(0.2)
         assert "late.txt" in ids
     log = "".join(p.read_text() for p in tmp_path.glob("server-*.log"))
-    assert "serving it while it is rebuilt beside it" in log
+    assert "serving it while it is brought up to date beside it" in log

@@ -35,7 +35,7 @@ from qa_service.index.publish import pack_texts
 if TYPE_CHECKING:
     from qa_service.index.embedded.segments import Segment
 
-MERGE_FACTOR = 8
+MERGE_FACTOR = 4
 PURGE_SHARE = 0.3
 
 

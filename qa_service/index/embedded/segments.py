@@ -196,6 +196,7 @@ class SegmentReader:
         idf[known] = okapi_idf(df[known], st.n_docs, st.params, st.mean_idf)
         docs: list[np.ndarray] = []
         ws: list[np.ndarray] = []
+        of_term: list[int] = []  # which term each array of ``docs`` is of
         for s, ids in zip(self.segments, rows, strict=True):
             bm = s.index.bm25
             found = np.flatnonzero(ids >= 0)
@@ -204,16 +205,23 @@ class SegmentReader:
             i = ids[found]
             # Each term's weights scaled from the idf they were written with to the index's idf now.
             scale = (idf[found] / bm.idf[i] * reps[found]).astype(np.float32).tolist()
-            for a, b, f in zip(bm.indptr[i].tolist(), bm.indptr[i + 1].tolist(), scale, strict=True):
+            bounds = zip(bm.indptr[i].tolist(), bm.indptr[i + 1].tolist(), scale, found.tolist(), strict=True)
+            for a, b, f, j in bounds:
                 d, w = bm._postings(a, b)
                 docs.append(d + s.base if s.base else d)
                 ws.append(w * np.float32(f))
+                of_term.append(j)
         if not docs:
             return None, []
         acc = np.bincount(np.concatenate(docs), weights=np.concatenate(ws), minlength=st.n_docs)
         if st.deleted is not None:
             acc[st.deleted] = 0.0
-        return acc, docs
+        # Each term's passages across every segment: top-k's threshold is drawn from the rarest terms,
+        # which a term's few passages in one small segment are not.
+        by_term: dict[int, list[np.ndarray]] = {}
+        for j, d in zip(of_term, docs, strict=True):
+            by_term.setdefault(j, []).append(d)
+        return acc, [ds[0] if len(ds) == 1 else np.concatenate(ds) for ds in by_term.values()]
 
     def search(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         if self._single is not None:
