@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
+from qa_service.core.errors import IndexError_
 from qa_service.index.embedded.versions import SegmentedIndex
 from qa_service.ops.live import sanitise_filename
 from tests.conftest import ROOT, SEEDS, free_port
@@ -118,6 +119,13 @@ class Server:
         return ids
 
     def index_ids(self) -> list[str]:
+        # A background merge may publish a new version (and remove this one) while it is read: read
+        # again, as a worker does on its next request.
+        for _ in range(50):
+            try:
+                return [d["id"] for d in SegmentedIndex.load(self.index, verify=False).documents]
+            except IndexError_:
+                time.sleep(0.1)
         return [d["id"] for d in SegmentedIndex.load(self.index, verify=False).documents]
 
     def api_ids(self) -> list[str]:
