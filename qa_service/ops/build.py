@@ -165,6 +165,18 @@ def _served(settings: Settings, state: dict[str, Any] | None, built: list[str] |
 def stale_reason(settings: Settings, backend: Backend, state: dict[str, Any] | None = None) -> str | None:
     """Why the live index no longer matches ``settings.corpus`` and the upload folder (reads them
     all); None if it does, or if the corpus cannot be read (a folder missing or empty: not mounted)."""
+    return _compare(settings, backend, state)[0]
+
+
+def _same_folders(settings: Settings, built: list[str] | None, paths: list[str]) -> bool:
+    """Whether an index built from the folders ``built`` reads the folders ``paths`` (the upload folder
+    aside: it joins the corpus once it exists)."""
+    upload = str(Path(settings.upload_dir).resolve())
+    return [p for p in built or [] if p != upload] == [p for p in paths if p != upload]
+
+
+def _compare(settings: Settings, backend: Backend, state: dict[str, Any] | None) -> tuple[str | None, list[Document]]:
+    """``stale_reason``, and the documents read to find it (for the catch-up to use, not read again)."""
     paths = resolved(settings.corpus_paths())
     if state is not None and state.get("version") == live_version(settings):
         built, expected = state.get("paths"), state.get("fingerprint")
@@ -177,13 +189,12 @@ def stale_reason(settings: Settings, backend: Backend, state: dict[str, Any] | N
     docs = [] if missing else list(load_paths(paths))
     if not docs:
         log.warning("the corpus (%s) is missing or empty: serving the index as built", ", ".join(paths))
-        return None
-    upload = str(Path(settings.upload_dir).resolve())  # its documents count in the fingerprint
-    if [p for p in built or [] if p != upload] != [p for p in paths if p != upload]:
-        return f"stale: the corpus folders changed (built from {', '.join(built or [])})"
-    if documents_fingerprint(docs) != expected:
-        return "stale: the corpus changed since it was built"
-    return None
+        return None, docs
+    if not _same_folders(settings, built, paths):
+        return f"stale: the corpus folders changed (built from {', '.join(built or [])})", docs
+    if documents_fingerprint(docs) != expected:  # the upload folder's documents count in it
+        return "stale: the corpus changed since it was built", docs
+    return None, docs
 
 
 def open_for_serving(settings: Settings, embedder: Embedder | None = None, show_progress: bool = False) -> Serving:
@@ -249,8 +260,8 @@ def catch_up(settings: Settings, embedder: Embedder | None = None, show_progress
             reason: str | None = f"unusable ({exc})"
         else:
             state = read_state(settings)
-            reason = stale_reason(settings, backend, state)
-            if reason is not None and _catch_up_by_document(settings, backend, state, embedder):
+            reason, docs = _compare(settings, backend, state)
+            if reason is not None and _catch_up_by_document(settings, backend, state, docs, embedder):
                 return True
             backend.close()
         if reason is None:
@@ -262,19 +273,21 @@ def catch_up(settings: Settings, embedder: Embedder | None = None, show_progress
 
 
 def _catch_up_by_document(
-    settings: Settings, backend: Backend, state: dict[str, Any] | None, embedder: Embedder | None
+    settings: Settings,
+    backend: Backend,
+    state: dict[str, Any] | None,
+    docs: list[Document],
+    embedder: Embedder | None,
 ) -> bool:
-    """Bring a stale index up to date by adding the new and changed documents and deleting the removed
-    ones, when the record says which changed (same folders, per-document digests kept) and the backend
-    can; True if it did."""
+    """Bring a stale index up to date from ``docs`` (the corpus as read now) by adding the new and
+    changed documents and deleting the removed ones, when the record says which changed (same
+    folders, per-document digests kept) and the backend can; True if it did."""
     digests = (state or {}).get("documents")
     paths = resolved(settings.corpus_paths())
     if not isinstance(digests, dict) or (state or {}).get("version") != live_version(settings):
         return False
-    upload = str(Path(settings.upload_dir).resolve())
-    if [p for p in (state or {}).get("paths") or [] if p != upload] != [p for p in paths if p != upload]:
+    if not _same_folders(settings, (state or {}).get("paths"), paths):
         return False  # other folders: a full build
-    docs = list(load_paths(paths))
     now = document_digests(docs)
     added = [d for d in docs if digests.get(d.id) != now[d.id]]
     removed = [doc_id for doc_id in digests if doc_id not in now]

@@ -31,6 +31,17 @@ class IndexSettings:
             "tokenizer": f"{self.segmenter}+bigrams" if self.bigrams else self.segmenter,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> IndexSettings:
+        """The settings ``to_dict`` recorded in a manifest (before the segmenter was recorded: jieba)."""
+        return cls(
+            bm25=BM25Params(**d["bm25"]),
+            chunks=ChunkSettings(**d["chunks"]),
+            bigrams=d["bigrams"],
+            title_in_passages=d["title_in_passages"],
+            segmenter=d.get("segmenter", "jieba"),
+        )
+
 
 def index_tokenizer(manifest: dict[str, Any], user_words: list[str], where: Path, configured: str | None) -> Tokenizer:
     """The tokenizer that built an index (``manifest["settings"]``; before it was recorded: jieba).

@@ -45,16 +45,17 @@ def live_passages(s: Segment) -> int:
 
 def plan_merge(segments: Sequence[Segment]) -> list[str]:
     """The names of the segments to merge next (none: nothing to do)."""
+    live = {s.name: live_passages(s) for s in segments}  # counted once: deletions cost a pass each
     for s in segments:
-        if s.deleted and s.passages and (s.passages - live_passages(s)) / s.passages >= PURGE_SHARE:
+        if s.deleted and s.passages and (s.passages - live[s.name]) / s.passages >= PURGE_SHARE:
             return [s.name]
     tiers: dict[int, list[Segment]] = {}
     for s in segments:
-        tiers.setdefault(_tier(live_passages(s)), []).append(s)
+        tiers.setdefault(_tier(live[s.name]), []).append(s)
     for tier in sorted(tiers):
         group = tiers[tier]
         if len(group) >= MERGE_FACTOR:
-            return [s.name for s in sorted(group, key=live_passages)[:MERGE_FACTOR]]
+            return [s.name for s in sorted(group, key=lambda s: live[s.name])[:MERGE_FACTOR]]
     return []
 
 

@@ -12,7 +12,7 @@ import numpy as np
 if TYPE_CHECKING:
     from qa_service.index.embedded.bm25 import BM25Params
 
-# The idf a term gets when the Okapi formula leaves it at or below zero (see above).
+# The idf a term gets when the Okapi formula leaves it at or below zero (okapi_idf).
 MIN_IDF = 1e-3
 
 
@@ -21,21 +21,27 @@ def max_idf(n_docs: int) -> float:
     return float(np.log(n_docs + 0.5) - np.log(1.5)) if n_docs else 0.0
 
 
+def _raw_idf(df: np.ndarray, n_docs: int) -> np.ndarray:
+    """float64 Okapi idf of each term from its document frequency, before any is raised."""
+    d = df.astype(np.float64)
+    return np.log(n_docs - d + 0.5) - np.log(d + 0.5)
+
+
+def _mean(idf: np.ndarray) -> float:
+    return math.fsum(idf.tolist()) / len(idf) if len(idf) else 0.0
+
+
 def raw_mean_idf(df: np.ndarray, n_docs: int) -> float:
     """The mean of the terms' Okapi idf before any is raised: what rank-bm25's epsilon rule scales."""
-    df = df.astype(np.float64)
-    idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
-    return math.fsum(idf.tolist()) / len(idf) if len(idf) else 0.0
+    return _mean(_raw_idf(df, n_docs))
 
 
 def okapi_idf(df: np.ndarray, n_docs: int, params: BM25Params, mean_idf: float | None = None) -> np.ndarray:
     """float64 idf of each term from its document frequency (rank-bm25's, but never <= 0).
     ``mean_idf``: the raw mean the epsilon rule scales (default: that of ``df`` itself)."""
-    df = df.astype(np.float64)
-    idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
+    idf = _raw_idf(df, n_docs)
     if len(idf):
-        mean = math.fsum(idf.tolist()) / len(idf) if mean_idf is None else mean_idf
-        idf[idf < 0] = params.epsilon * mean
+        idf[idf < 0] = params.epsilon * (_mean(idf) if mean_idf is None else mean_idf)
         # Our one departure from rank-bm25: an idf that is still not positive (a term in
         # at least half the passages of a corpus of one or a few passages, where even the
         # mean idf is negative) would make such a corpus unsearchable; it counts a little.
@@ -100,8 +106,3 @@ def union_mean_idf(parts: Sequence[Any], n_docs: int) -> float | None:
     total = float(np.sum(_raw_idf(df, n_docs))) + float(np.sum(_raw_idf(extra, n_docs)))
     terms = len(df) + len(extra)
     return total / terms if terms else 0.0
-
-
-def _raw_idf(df: np.ndarray, n_docs: int) -> np.ndarray:
-    d = df.astype(np.float64)
-    return np.log(n_docs - d + 0.5) - np.log(d + 0.5)

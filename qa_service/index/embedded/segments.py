@@ -327,11 +327,10 @@ class SegmentReader:
         """Nothing to release: the files are memory-mapped and unmapped with the object."""
 
     def summary(self) -> list[str]:
-        lines = self.segments[0].index.summary() if self._single is not None else []
-        if not lines:
-            c = self.manifest["counts"]
-            lines = [
-                f"indexed {c['documents']} documents, {c['articles']} articles, {c['passages']} passages in "
-                f"{len(self.segments)} segments"
-            ]
-        return lines
+        if self._single is not None:
+            return self._single.summary()
+        c = self.manifest["counts"]
+        return [
+            f"indexed {c['documents']} documents, {c['articles']} articles, {c['passages']} passages in "
+            f"{len(self.segments)} segments"
+        ]

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa_service.core.errors import DocumentError, IndexError_, IndexIncompatible
-from qa_service.core.models import ChunkSettings, Corpus
+from qa_service.core.models import Corpus
 from qa_service.core.settings import Settings
-from qa_service.index.embedded.bm25 import BM25Params
 from qa_service.index.embedded.merging import merged_segment, plan_merge
 from qa_service.index.embedded.rankers import vectors_match
 from qa_service.index.embedded.ranking import union_mean_idf
@@ -136,7 +135,7 @@ class SegmentedIndex(SegmentReader):
             raise DocumentError("The corpus would have no readable text left.", "empty_corpus")
         fresh: list[Segment] = []
         if added.chunks:
-            settings = IndexSettings(**_index_settings(self.manifest))
+            settings = IndexSettings.from_dict(self.manifest["settings"])
             index = EmbeddedIndex.build(added, settings, tokenizer=self.tokenizer, stats=self.stats_elsewhere())
             if embedder is not None and self.vectors is not None:
                 index.embed(embedder)
@@ -148,7 +147,7 @@ class SegmentedIndex(SegmentReader):
         without the write lock: it reads only this version's immutable segments."""
         parts = [s for s in self.segments if s.name in set(names)]
         whole = len(parts) == len(self.segments)
-        settings = IndexSettings(**_index_settings(self.manifest))
+        settings = IndexSettings.from_dict(self.manifest["settings"])
         return merged_segment(parts, settings, self.tokenizer, None if whole else self.stats_elsewhere(names))
 
     def replace(self, names: Sequence[str], merged: EmbeddedIndex, snapshot: SegmentedIndex) -> SegmentedIndex | None:
@@ -258,15 +257,3 @@ def _emptied(s: Segment, gone: set[str]) -> bool:
 
 def _new_name() -> str:
     return f"s-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-
-
-def _index_settings(manifest: dict[str, Any]) -> dict[str, Any]:
-    """``IndexSettings`` keyword arguments from a manifest's ``settings``."""
-    s = manifest["settings"]
-    return {
-        "bm25": BM25Params(**s["bm25"]),
-        "chunks": ChunkSettings(**s["chunks"]),
-        "bigrams": s["bigrams"],
-        "title_in_passages": s["title_in_passages"],
-        "segmenter": s.get("segmenter", "jieba"),
-    }
