@@ -15,7 +15,7 @@ from qa_service.qa.answer import compose, highlights
 from qa_service.qa.entities import enumerations, org_names, person_names, question_names
 from qa_service.qa.kinds import answer_kind
 from qa_service.qa.listing import list_spec
-from qa_service.qa.model import AnswerModel, Logistic
+from qa_service.qa.model import AnswerModel, Choice, Logistic
 from qa_service.qa.question import carry_topic, is_followup, parse_question
 from qa_service.qa.reader import load_model, span_candidates
 from qa_service.qa.scoring import Scorer, focus_terms
@@ -177,6 +177,62 @@ def test_logistic_regression_learns_a_separable_rule_and_round_trips(tmp_path):
     assert np.allclose(back.span.weights, m.weights, atol=1e-5) and back.threshold == 0.3
     with pytest.raises(ValueError, match="re-fit"):
         AnswerModel.load(tmp_path / "m.json", (("bias", "other"), m.names, m.names))
+
+
+def test_a_conditional_logit_learns_to_pick_the_right_row_of_each_group(tmp_path):
+    rng = np.random.default_rng(1)
+    groups = np.repeat(np.arange(300), 20)
+    x = np.column_stack([np.ones(len(groups)), rng.normal(size=len(groups)), rng.normal(size=len(groups))])
+    utility = 2 * x[:, 1] - x[:, 2] + rng.normal(scale=0.3, size=len(groups))
+    target = np.zeros(len(groups))
+    for g in range(300):
+        rows = np.flatnonzero(groups == g)
+        target[rows[np.argmax(utility[rows])]] = 1.0
+    m = Choice.fit(x, target, groups, ("bias", "a", "b"), l2=0.1)
+    picked = [np.argmax(m.prob(x[groups == g])) == np.argmax(target[groups == g]) for g in range(300)]
+    assert np.mean(picked) > 0.8
+    assert m.weights[1] > 0 > m.weights[2] and abs(m.weights[0]) < 1e-6  # a constant cannot pick
+    assert np.isclose(m.prob(x[groups == 0]).sum(), 1.0)
+    logistic = Logistic(m.names, np.zeros(3))
+    AnswerModel(logistic, m, logistic, 0.5, {}).save(tmp_path / "m.json")
+    back = AnswerModel.load(tmp_path / "m.json", (m.names, m.names, m.names))
+    assert isinstance(back.span, Choice) and np.allclose(back.span.weights, m.weights, atol=1e-5)
+
+
+def _span_rows(question: str, sentence: str, spans: tuple[str, ...]) -> list[dict[str, float]]:
+    """The span features of each of ``spans`` (texts found in ``sentence``), by feature name."""
+    from qa_service.qa.features import question_view
+    from qa_service.qa.span_features import SPAN_FEATURES, span_matrix
+
+    query = parse_question(Tokenizer(), question)
+    at = [(sentence.index(t), sentence.index(t) + len(t), False) for t in spans]
+    rows = span_matrix(question_view(query, answer_kind(query.text)), sentence, at, 0.5)
+    return [dict(zip(SPAN_FEATURES, row, strict=True)) for row in rows]
+
+
+def test_span_features_read_the_asked_noun_and_the_side_the_question_words_stand_on():
+    sentence = "张三毕业于北京大学，后来在上海工作。"
+    right, wrong, long = _span_rows("张三毕业于哪所大学？", sentence, ("北京大学", "张三", "北京大学，后来"))
+    assert right["head_end"] == 1.0 and wrong["head_end"] == 0.0
+    assert right["aligned"] == 1.0 and right["misaligned"] == 0.0
+    assert wrong["misaligned"] > 0.0
+    assert right["slot_left"] == 5 / 8 and right["before_break"] == 1.0 and right["inner_punct"] == 0.0
+    assert long["inner_punct"] == 1.0 and long["head_end"] == 0.0
+    assert wrong["question_chars"] == 1.0 and right["question_chars"] == 0.5  # 大学 of 北京大学
+    assert {right["sentence_prob"], right["bias"]} == {0.5, 1.0}
+
+
+def test_span_features_read_the_shape_of_the_asked_kind():
+    from qa_service.qa.features import question_view
+    from qa_service.qa.span_features import SPAN_FEATURES, span_matrix
+
+    sentence = "3月5日召开会议，共排查隐患27处。"
+    unit, date, bare = _span_rows("会议共排查隐患多少处？", sentence, ("27处", "3月5日", "27"))
+    assert unit["number_unit"] == 1.0 and bare["number_unit"] == 0.0
+    assert unit["shape_number"] == 1.0 and date["shape_date"] == 0.0  # only the asked kind's shape counts
+    assert date["shape_other"] == 1.0 and unit["shape_other"] == 0.0
+    view = question_view(parse_question(Tokenizer(), "多少处？"), "number")
+    assert span_matrix(view, sentence, [], 0.5).shape == (0, len(SPAN_FEATURES))
 
 
 def test_span_candidates_are_words_runs_shapes_and_clauses():

@@ -32,11 +32,14 @@ def answerable_inputs(
 ) -> np.ndarray:
     """What the abstention scorer reads: how likely the reading is, how much of the question the
     evidence holds, the weight of words the corpus has never seen, names the question asks about
-    that the cited document lacks, and a year or day the question names that the cited passage
-    neither says nor was published on (2022年 asked of a 2021 bulletin)."""
+    that the cited document lacks or that the whole corpus has never seen (二七区 asked of bulletins
+    from other districts), and a year or day the question names that the cited passage neither says
+    nor was published on (2022年 asked of a 2021 bulletin)."""
     unknown = sum(w for t, w in scorer.weights.items() if t in scorer.unknown) / scorer.total if scorer.total else 1.0
     focus_unknown = any(len(f) >= 2 for f in scorer.focus & scorer.unknown)
     names_missing = not names_held(query, hit, doc_text)
+    unseen = {w.lower() for w in scorer.unknown}
+    name_unknown = any(len(n) >= 2 and n.lower() in unseen for n in query.names)
     return answerable_features(
         reading.probability,
         reading.sentence_probability,
@@ -46,6 +49,7 @@ def answerable_inputs(
         names_missing,
         reading.best_coverage,
         date_missing(query.text, hit),
+        name_unknown,
     )
 
 

@@ -1,13 +1,9 @@
-"""Features of evidence sentences and of short-answer spans, for the fitted answer model.
+"""The question as the answer model reads it, and the features of evidence sentences and of the
+decision to answer (the features of short-answer spans are in span_features.py).
 
-Every feature is generic: how much of the question a sentence holds, where the question's words
-stand around a span, whether a span has the written shape of the kind asked for.  No word list of
-any corpus is involved, so the weights fitted on one set carry to text of another kind.
-
-A span's best single clue is the question's own wording around it: questions are often a
-sentence of the text with the answer replaced by a question word (…开创了哪一地区… for
-…在欧洲…开创…), so the characters just before and after a span are compared with the question's
-text before and after its question word (``slot_context``).
+Every feature is generic: how much of the question a sentence holds, whether it holds the question's
+wording around its question word, whether it has the written shape of the kind asked for.  No word
+list of any corpus is involved, so the weights fitted on one set carry to text of another kind.
 """
 
 from __future__ import annotations
@@ -19,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa_service.core.models import Query
-from qa_service.qa.kinds import NUMBER_UNIT, SHAPES, has_shape
+from qa_service.qa.kinds import has_shape
 
 # The question word a question replaces its answer with (longest first).
 WH = re.compile(
@@ -27,7 +23,6 @@ WH = re.compile(
     r"什么|哪里|哪儿|哪些|哪|谁|多少|几[个项次名家人条万亿天年月岁种座所件位张部首场期批倍]?|何时|何地|何处|如何|怎样|怎么|为何|是否"
 )
 PUNCT = "，。！？；：、,.!?;:（）()《》“”\"'‘’「」『』【】[] \n\t"
-_FILLER = re.compile(r"^[的了是在和与及或也都就还又被把将对为从向由于]|[的了是在和与及或也都就还又被把将对为着过]$")
 # Kinds whose answer is a clause or a sentence that explains, not a name or a figure.
 EXPLAINING = frozenset({"reason", "method", "yesno", "other"})
 BOILERPLATE = re.compile(
@@ -63,31 +58,7 @@ ANSWERABLE_FEATURES = (
     "names_missing",
     "top_coverage",
     "date_missing",
-)
-SPAN_FEATURES = (
-    "bias",
-    "slot_left",
-    "slot_right",
-    "slot_both",
-    "question_chars",
-    "has_question_word",
-    "near_question",
-    "log_distance",
-    "log_length",
-    "filler_edge",
-    "whole_clause",
-    "after_copula",
-    "before_break",
-    "inner_punct",
-    "whole_sentence",
-    "explain_length",
-    "explain_sentence",
-    "short_kind_length",
-    *(f"shape_{k}" for k in SHAPES),
-    "shape_other",
-    "kind_unshaped",
-    "number_unit",
-    "sentence_prob",
+    "name_unknown",
 )
 
 
@@ -112,18 +83,6 @@ def question_view(query: Query, kind: str) -> QuestionView:
     words = tuple(w for w in query.words if len(w) >= 2)
     grams = frozenset(content[i : i + 2] for i in range(len(content) - 1))
     return QuestionView(frozenset(content), grams, words, left, right, kind)
-
-
-def slot_context(view: QuestionView, before: str, after: str) -> tuple[int, int]:
-    """How many characters of the question just before (after) its question word match the text
-    just before (after) a span: the longest common suffix and prefix, up to 8."""
-    left = 0
-    while left < min(8, len(view.left), len(before)) and view.left[-1 - left] == before[-1 - left]:
-        left += 1
-    right = 0
-    while right < min(8, len(view.right), len(after)) and view.right[right] == after[right]:
-        right += 1
-    return left, right
 
 
 def _best_slot(view: QuestionView, text: str) -> tuple[int, int]:
@@ -171,59 +130,6 @@ def sentence_features(
     )
 
 
-def span_features(
-    view: QuestionView, sentence: str, start: int, end: int, clause: bool, sentence_prob: float
-) -> np.ndarray:
-    span = sentence[start:end]
-    whole = float(start == 0 and end == len(sentence))
-    explains = float(view.kind in EXPLAINING)
-    left, right = slot_context(view, sentence[:start], sentence[end:])
-    distance = _distance_to_question(view, sentence, start, end)
-    shapes = [float(bool(p.fullmatch(span))) for p in SHAPES.values()]
-    kind_shapes = [s if k == view.kind else 0.0 for k, s in zip(SHAPES, shapes, strict=True)]
-    other = float(any(shapes) and not any(kind_shapes))
-    return np.array(
-        [
-            1.0,
-            left / 8,
-            right / 8,
-            float(left >= 2 and right >= 2),
-            sum(ch in view.chars for ch in span) / max(1, len(span)),
-            float(any(w in span for w in view.words)),
-            float(distance <= 3),
-            math.log1p(distance) / 5,
-            math.log1p(len(span)) / 4,
-            float(bool(_FILLER.search(span))),
-            float(clause),
-            float(start > 0 and sentence[start - 1] in "是为叫称即指由于在"),
-            float(end >= len(sentence) or sentence[end] in PUNCT or sentence[end] in "的等"),
-            float(any(ch in PUNCT for ch in span)),
-            whole,
-            math.log1p(len(span)) / 4 * explains,
-            whole * explains,
-            math.log1p(len(span)) / 4 * float(view.kind in SHAPES),
-            *kind_shapes,
-            other,
-            float(view.kind in SHAPES and not any(kind_shapes)),
-            float(view.kind == "number" and bool(NUMBER_UNIT.fullmatch(span))),
-            sentence_prob,
-        ],
-        dtype=np.float64,
-    )
-
-
-def _distance_to_question(view: QuestionView, sentence: str, start: int, end: int) -> int:
-    """Characters between a span and the nearest of the question's words in the sentence."""
-    best = len(sentence)
-    for w in view.words:
-        for m in re.finditer(re.escape(w), sentence):
-            if m.end() <= start:
-                best = min(best, start - m.end())
-            elif m.start() >= end:
-                best = min(best, m.start() - end)
-    return best
-
-
 def answerable_features(
     span_prob: float,
     sentence_prob: float,
@@ -233,6 +139,7 @@ def answerable_features(
     names_missing: bool,
     top_coverage: float,
     date_missing: bool,
+    name_unknown: bool,
 ) -> np.ndarray:
     return np.array(
         [
@@ -245,6 +152,7 @@ def answerable_features(
             float(names_missing),
             top_coverage,
             float(date_missing),
+            float(name_unknown),
         ],
         dtype=np.float64,
     )

@@ -1,7 +1,9 @@
-"""Logistic regression, fitted on data and shipped as a small JSON file of named weights.
+"""Logistic regressions, fitted on data and shipped as a small JSON file of named weights.
 
 Small enough to write with numpy (Newton's method with an L2 penalty, a few dozen features), so the
 service needs no machine-learning library at run time and the weights can be read and diffed.
+``Logistic`` scores each row on its own; ``Choice`` (a conditional logit) scores the rows of one
+question against each other, which is what picking one short answer out of hundreds of spans is.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -18,10 +20,30 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
 
+_W = TypeVar("_W", bound="Weights")
+
+
 @dataclass(frozen=True)
-class Logistic:
+class Weights:
+    """Named weights, one per feature column, as the JSON file keeps them."""
+
     names: tuple[str, ...]
     weights: np.ndarray
+
+    def to_dict(self) -> dict[str, float]:
+        return {n: round(float(v), 6) for n, v in zip(self.names, self.weights, strict=True)}
+
+    @classmethod
+    def from_dict(cls: type[_W], names: tuple[str, ...], weights: dict[str, float]) -> _W:
+        missing = [n for n in names if n not in weights]
+        if missing:
+            raise ValueError(f"the answer model lacks weights for {missing}: re-fit it")
+        return cls(tuple(names), np.array([weights[n] for n in names], dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class Logistic(Weights):
+    """P(a row is positive), each row on its own."""
 
     def prob(self, x: np.ndarray) -> np.ndarray:
         """P(positive) of each row of ``x`` (n, features), or of one row."""
@@ -57,15 +79,66 @@ class Logistic:
                 break
         return cls(tuple(names), w)
 
-    def to_dict(self) -> dict[str, float]:
-        return {n: round(float(v), 6) for n, v in zip(self.names, self.weights, strict=True)}
+
+@dataclass(frozen=True)
+class Choice(Weights):
+    """Conditional logit: P(row i is the one to pick) = softmax over the rows of its group."""
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=np.float64) @ self.weights
+
+    def prob(self, x: np.ndarray) -> np.ndarray:
+        """The probability of each row of ``x`` (one group) being the one to pick."""
+        z = self.scores(x)
+        e = np.exp(z - z.max())
+        return e / e.sum()
 
     @classmethod
-    def from_dict(cls, names: tuple[str, ...], weights: dict[str, float]) -> Logistic:
-        missing = [n for n in names if n not in weights]
-        if missing:
-            raise ValueError(f"the answer model lacks weights for {missing}: re-fit it")
-        return cls(tuple(names), np.array([weights[n] for n in names], dtype=np.float64))
+    def fit(
+        cls,
+        x: np.ndarray,
+        target: np.ndarray,
+        groups: np.ndarray,
+        names: tuple[str, ...],
+        l2: float = 1.0,
+        group_weight: np.ndarray | None = None,
+        iterations: int = 60,
+    ) -> Choice:
+        """Weights maximising sum_g w_g sum_i target_i log P(i | g), with an L2 penalty.  Rows of a
+        group must be consecutive; ``target`` sums to one in each group (a group with no right row
+        teaches nothing: leave it out); ``group_weight`` is per group, in order.  Newton's method
+        with step halving, since the full step can overshoot on the first iterations."""
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(target, dtype=np.float64)
+        if x.shape[1] != len(names):
+            raise ValueError(f"{x.shape[1]} feature columns but {len(names)} names")
+        groups = np.asarray(groups)
+        new = np.r_[True, groups[1:] != groups[:-1]]
+        starts, gid = np.flatnonzero(new), np.cumsum(new) - 1
+        gw = np.ones(len(starts)) if group_weight is None else np.asarray(group_weight, dtype=np.float64)
+        w = np.zeros(x.shape[1])
+
+        def loss_and_prob(beta: np.ndarray) -> tuple[float, np.ndarray]:
+            z = x @ beta
+            z = z - np.maximum.reduceat(z, starts)[gid]
+            logp = z - np.log(np.add.reduceat(np.exp(z), starts))[gid]
+            return float(-(gw[gid] * y * logp).sum() + 0.5 * l2 * beta @ beta), np.exp(logp)
+
+        loss, p = loss_and_prob(w)
+        for _ in range(iterations):
+            grad = x.T @ ((p - y) * gw[gid]) + l2 * w
+            mean = np.add.reduceat(x * p[:, None], starts)  # each group's expected row
+            hess = (x * (p * gw[gid])[:, None]).T @ x - (mean * gw[:, None]).T @ mean + l2 * np.eye(len(w))
+            step, t = np.linalg.solve(hess, grad), 1.0
+            while True:
+                new_loss, new_p = loss_and_prob(w - t * step)
+                if new_loss <= loss or t < 1e-4:
+                    break
+                t /= 2
+            w, loss, p = w - t * step, new_loss, new_p
+            if np.abs(t * step).max() < 1e-6:
+                break
+        return cls(tuple(names), w)
 
 
 @dataclass(frozen=True)
@@ -74,7 +147,7 @@ class AnswerModel:
     which the service abstains."""
 
     sentence: Logistic
-    span: Logistic
+    span: Choice
     answerable: Logistic
     threshold: float  # answer when answerable.prob >= threshold
     meta: dict[str, Any]
@@ -96,7 +169,7 @@ class AnswerModel:
         data = json.loads(path.read_text("utf-8"))
         return cls(
             Logistic.from_dict(names[0], data["sentence"]),
-            Logistic.from_dict(names[1], data["span"]),
+            Choice.from_dict(names[1], data["span"]),
             Logistic.from_dict(names[2], data["answerable"]),
             float(data["threshold"]),
             data.get("meta", {}),

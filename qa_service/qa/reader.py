@@ -3,8 +3,8 @@
 Candidates are every sentence of the top passages and, in the most likely sentences, every run of
 one to eight words that does not cross punctuation, plus the typed shapes (dates, numbers, titles,
 names) and whole clauses.  The fitted model (model.py, weights in ``answer_model.json``) scores
-sentences, then spans; the span's probability times its sentence's is the answer's confidence, and
-below the model's threshold the service abstains.
+sentences, then picks one span among the spans of the best sentences; the span's probability of
+being the one times its sentence's is the reading's confidence, which the abstention model reads.
 """
 
 from __future__ import annotations
@@ -22,16 +22,15 @@ from qa_service.qa.features import (
     ANSWERABLE_FEATURES,
     PUNCT,
     SENTENCE_FEATURES,
-    SPAN_FEATURES,
     QuestionView,
     question_view,
     sentence_features,
-    span_features,
 )
 from qa_service.qa.kinds import NUMBER_UNIT, SHAPES, answer_kind
 from qa_service.qa.model import AnswerModel
 from qa_service.qa.neural import SpanProposer
 from qa_service.qa.scoring import Scorer
+from qa_service.qa.span_features import SPAN_FEATURES, span_matrix
 
 MODEL_FILE = Path(__file__).resolve().parent / "answer_model.json"
 READ_PASSAGES = 3  # sentences come from this many top passages
@@ -60,7 +59,7 @@ class Reading:
     passage: int
     evidence: tuple[int, int]  # the sentence, offsets in the passage's text
     span: tuple[int, int]  # the short answer, offsets in the passage's text
-    probability: float  # P(the short answer is right), the model's
+    probability: float  # P(this span is the one among those read) × P(its sentence holds the answer)
     sentence_probability: float
     coverage: float  # how much of the question the evidence sentence holds (scoring.Scorer)
     best_coverage: float  # … and the sentence of the top passages that holds most of it
@@ -143,8 +142,8 @@ def read(
     if not sentences:
         return None
     s_prob = model.sentence.prob(np.stack([c.features for c in sentences]))
-    best: Reading | None = None
-    most = max(float(c.features[1]) for c in sentences)
+    rows: list[np.ndarray] = []
+    where: list[tuple[int, SpanCandidate]] = []  # (sentence, span) of each row
     for i in np.argsort(-s_prob, kind="stable")[:READ_SENTENCES]:
         cand = sentences[int(i)]
         text = hits[cand.passage].chunk.text[cand.start : cand.end]
@@ -153,15 +152,23 @@ def read(
             known = {(c.start, c.end) for c in spans}
             proposed = proposer.propose(query.text, text)
             spans += [SpanCandidate(s, e, False) for s, e, _ in proposed if (s, e) not in known]
-        if not spans:
-            continue
-        x = np.stack([span_features(view, text, c.start, c.end, c.clause, float(s_prob[i])) for c in spans])
-        probs = model.span.prob(x)
-        j = int(np.argmax(probs))
-        prob = float(probs[j] * s_prob[i])
-        if best is None or prob > best.probability:
-            span = (cand.start + spans[j].start, cand.start + spans[j].end)
-            best = Reading(
-                cand.passage, (cand.start, cand.end), span, prob, float(s_prob[i]), float(cand.features[1]), most
-            )
-    return best
+        if spans:
+            rows.append(span_matrix(view, text, [(c.start, c.end, c.clause) for c in spans], float(s_prob[i])))
+            where += [(int(i), c) for c in spans]
+    if not rows:
+        return None
+    # One choice among the spans of all the sentences read: the span scorer was fitted to pick the
+    # right span against the others (a conditional logit), not to score each span on its own.
+    probs = model.span.prob(np.concatenate(rows))
+    j = int(np.argmax(probs))
+    i, span = where[j]
+    cand = sentences[i]
+    return Reading(
+        cand.passage,
+        (cand.start, cand.end),
+        (cand.start + span.start, cand.start + span.end),
+        float(probs[j] * s_prob[i]),
+        float(s_prob[i]),
+        float(cand.features[1]),
+        max(float(c.features[1]) for c in sentences),
+    )
