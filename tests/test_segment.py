@@ -110,3 +110,13 @@ def test_empty_and_whitespace_documents_have_no_articles():
     for text in ("", "   \n\n  \t", "\n\n△\n"):
         arts = segment(Document(id="e", text=text, path="e", format="txt"))
         assert all(a.body.text for a in arts)
+
+
+def test_a_source_line_gives_the_publisher_without_its_label_or_date():
+    body = "本报讯 3月5日，区里召开政法队伍教育整顿动员部署会议，全面部署教育整顿工作，各单位负责人参加会议。"
+    lines = ("来源：洛溪湾区融媒体中心", "来源：洛溪湾区融媒体中心 2021-03-05", "来源: 洛溪湾区融媒体中心 2021年3月5日")
+    for line in lines:
+        text = f"区里召开政法队伍教育整顿动员部署会议\n{line}\n{body}"
+        (art,) = segment(Document(id="x.txt", text=text, path="x.txt", format="txt"))
+        assert art.publisher == "洛溪湾区融媒体中心", line
+        assert art.published == (None if line.endswith("中心") else "2021-03-05"), line

@@ -26,10 +26,10 @@ from qa_service.ingest.cleaning import REPORTER_LINE, clean_document, concat, sl
 from qa_service.ingest.loaders import normalise_date
 
 _HEADER = re.compile(r"^(?P<pub>\S(?:.{0,30}?\S)?)\s*(?P<date>\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)$")
-_DATE_LINE = re.compile(
-    r"^(?:发布时间[:：]\s*)?\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$"
-)
-_SOURCE_LINE = re.compile(r"^(?:来源|稿源|出处)\s*[:：]\s*(?P<pub>\S.{0,40})$")
+_DATE = r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?"
+_DATE_LINE = re.compile(rf"^(?:发布时间[:：]\s*)?{_DATE}$")
+# 来源：洛溪湾区融媒体中心 2021-03-05: the publisher is what follows the label, the date is the date.
+_SOURCE_LINE = re.compile(rf"^(?:来源|稿源|出处)\s*[:：]\s*(?P<pub>\S.{{0,40}}?)(?:\s*(?P<date>{_DATE}))?$")
 _NUMBERED_HEADING = re.compile(
     r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)]|第[一二三四五六七八九十]+部分)"
 )
@@ -140,6 +140,12 @@ class _Segmenter:
 
     def _header_line(self, text: str) -> bool:
         """Whether ``text`` is a publisher/date, date or source line (noting what it says)."""
+        m = _SOURCE_LINE.match(text)  # before _HEADER, which would keep the label in the publisher
+        if m:
+            self.publisher = self.publisher or m.group("pub").strip()
+            if m.group("date"):
+                self.published = self.published or normalise_date(m.group("date"))
+            return True
         m = _HEADER.match(text)
         if m and not _NO_HEADING_PUNCT.search(text):
             self.publisher = self.publisher or re.sub(r"\s+", "", m.group("pub"))
@@ -147,10 +153,6 @@ class _Segmenter:
             return True
         if _DATE_LINE.match(text):
             self.published = self.published or normalise_date(text)
-            return True
-        m = _SOURCE_LINE.match(text)
-        if m:
-            self.publisher = self.publisher or m.group("pub").strip()
             return True
         return False
 
