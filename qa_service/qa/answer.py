@@ -38,8 +38,7 @@ def answerable_inputs(
     unknown = sum(w for t, w in scorer.weights.items() if t in scorer.unknown) / scorer.total if scorer.total else 1.0
     focus_unknown = any(len(f) >= 2 for f in scorer.focus & scorer.unknown)
     names_missing = not names_held(query, hit, doc_text)
-    unseen = {w.lower() for w in scorer.unknown}
-    name_unknown = any(len(n) >= 2 and n.lower() in unseen for n in query.names)
+    name_unknown = any(len(n) >= 2 and n.lower() in scorer.unknown for n in query.names)  # words are lower-cased
     return answerable_features(
         reading.probability,
         reading.sentence_probability,
