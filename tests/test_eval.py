@@ -36,9 +36,9 @@ def test_answer_floor(report):
     # The answer model is fitted on half of this set per fold (docs/answers.md); these floors sit
     # under the shipped model's figures on the whole set, with either backend (test_milvus runs them
     # on Milvus, whose idf differs a little: it answers one question fewer).
-    assert report.answer_accuracy >= 0.55
-    assert report.evidence_accuracy >= 0.69
-    assert report.answered_rate >= 0.83
-    assert report.abstain_rate >= 0.62
+    assert report.answer_accuracy >= 0.58
+    assert report.evidence_accuracy >= 0.70
+    assert report.answered_rate >= 0.86
+    assert report.abstain_rate >= 0.55
     assert report.item_recall >= 0.76
     assert report.item_precision >= 0.77

@@ -158,10 +158,56 @@ def test_list_items_are_whole_names_each_cited_and_nested_names_merged():
         ("为什么要开展这项工作？", "reason"),
         ("怎样解决停车难？", "method"),
         ("这条新闻说了什么？", "other"),
+        ("哪一个人筹办了这次会议？", "person"),
+        ("哪一个单位负责设计？", "org"),
+        ("他出生于哪一个国家？", "place"),
+        ("这座城始建于哪一个朝代？", "date"),
+        ("该岛最大的城市为何？", "other"),  # 为何 ending a question: what it is, not why
+        ("他为何辞职？", "reason"),
+        ("他一直有甚么问题？", "other"),
     ],
 )
 def test_the_kind_of_answer_a_question_asks_for(question, kind):
     assert answer_kind(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "left", "right"),
+    [
+        ("会议由谁主持？", "会议由", "主持"),
+        ("大桥全长多长？", "大桥全长", ""),
+        ("何种动物会筑坝？", "", "动物会筑坝"),
+        ("德国的第一大邦为？", "德国的第一大邦为", ""),  # no question word: the answer ends it
+        ("他一直有甚么问题?", "他一直有", "问题"),
+    ],
+)
+def test_the_question_is_split_at_its_question_word(question, left, right):
+    from qa_service.qa.features import question_view
+
+    view = question_view(parse_question(Tokenizer(), question), "other")
+    assert (view.left, view.right) == (left, right)
+
+
+@pytest.mark.parametrize(
+    ("text", "figure"),
+    [
+        ("体长约13公尺", "约13公尺"),
+        ("面积1750.33km²", "1750.33km²"),
+        ("耗资5亿日圆", "5亿日圆"),
+        ("花费3.7万余元", "3.7万余元"),
+    ],
+)
+def test_a_figure_keeps_its_unit(text, figure):
+    from qa_service.qa.kinds import NUMBER, NUMBER_UNIT
+
+    assert [m.group() for m in NUMBER_UNIT.finditer(text)] == [figure]
+    assert figure in [m.group() for m in NUMBER.finditer(text)]
+
+
+def test_a_figure_does_not_start_at_the_comma_before_it():
+    from qa_service.qa.kinds import NUMBER
+
+    assert [m.group() for m in NUMBER.finditer("共2000多人，12个")] == ["共2000多人", "12个"]
 
 
 def test_logistic_regression_learns_a_separable_rule_and_round_trips(tmp_path):
@@ -206,7 +252,8 @@ def _span_rows(question: str, sentence: str, spans: tuple[str, ...]) -> list[dic
 
     query = parse_question(Tokenizer(), question)
     at = [(sentence.index(t), sentence.index(t) + len(t), False) for t in spans]
-    rows = span_matrix(question_view(query, answer_kind(query.text)), sentence, at, 0.5)
+    view = question_view(query, answer_kind(query.text))
+    rows = span_matrix(view, sentence, at, 0.5)
     return [dict(zip(SPAN_FEATURES, row, strict=True)) for row in rows]
 
 
@@ -237,7 +284,7 @@ def test_span_features_read_the_shape_of_the_asked_kind():
 
 def test_span_candidates_are_words_runs_shapes_and_clauses():
     sentence = "3月5日，东风街道召开安全生产会议，共排查隐患27处。"
-    spans = {sentence[c.start : c.end] for c in span_candidates(TOKENIZER, sentence)}
+    spans = {sentence[c.start : c.end] for c in span_candidates(sentence, TOKENIZER.cut(sentence))}
     assert {"3月5日", "东风街道", "27处", "共排查隐患27处"} <= spans
     assert not any("，" in s for s in spans if s != sentence.rstrip("。"))  # runs stay inside a clause
 

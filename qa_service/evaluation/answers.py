@@ -117,19 +117,33 @@ def _sentence_rows(ex: Example) -> tuple[np.ndarray, np.ndarray, list[Any]]:
 SPAN_TARGET_POWER = 2
 
 
+def _fit_sentences(rows: Sequence[tuple[tuple[np.ndarray, np.ndarray, Any], float]], l2: float) -> Choice:
+    """The sentence scorer: one choice among each question's sentences, the sentences holding the
+    gold answer sharing the right pick.  Held out (`qa-service fit`), a choice put the gold in the
+    evidence more often than a logistic regression scoring each sentence on its own
+    (docs/answers.md)."""
+    xs, ys, groups, weights = [], [], [], []
+    for (x, y, _), w in rows:
+        if y.sum() > 0:  # no sentence read holds the answer: nothing to learn
+            xs.append(x)
+            ys.append(y / y.sum())
+            groups += [len(weights)] * len(y)
+            weights.append(w)
+    return Choice.fit(
+        np.concatenate(xs), np.concatenate(ys), np.array(groups), SENTENCE_FEATURES, l2, np.array(weights)
+    )
+
+
 def fit_readers(
     examples: Sequence[Example], tokenizer: Tokenizer, l2: float = 1.0, weights: Sequence[float] | None = None
 ) -> AnswerModel:
-    """Fit the sentence model, then the span model on the spans of the sentences it ranks first and
+    """Fit the sentence scorer, then the span scorer on the spans of the sentences it ranks first and
     of the sentences holding the gold answer (the answerable scorer is left empty: evaluation/fit.py
     fits it).  ``weights``: how much each question counts (default: once)."""
     weights = list(weights) if weights is not None else [1.0] * len(examples)
     rows = [_sentence_rows(ex) for ex in examples]
     kept = [(r, w) for r, w in zip(rows, weights, strict=True) if len(r[1])]
-    xs = np.concatenate([r[0] for r, _ in kept])
-    ys = np.concatenate([r[1] for r, _ in kept])
-    ws = np.concatenate([np.full(len(r[1]), w) for r, w in kept])
-    sentence = Logistic.fit(xs, ys, SENTENCE_FEATURES, l2=l2, sample_weight=ws)
+    sentence = _fit_sentences(kept, l2)
     span_x, span_y, span_g, group_w = [], [], [], []
     for ex, (x, y, cands), w in zip(examples, rows, weights, strict=True):
         if not len(y):
@@ -141,7 +155,8 @@ def fit_readers(
         for i in sorted(chosen):
             c = cands[i]
             text = ex.hits[c.passage].chunk.text[c.start : c.end]
-            spans = [(sp.start, sp.end, sp.clause) for sp in span_candidates(tokenizer, text)]
+            words = tokenizer.cut(text)
+            spans = [(sp.start, sp.end, sp.clause) for sp in span_candidates(text, words)]
             question_rows.append(span_matrix(view, text, spans, float(probs[i])))
             f1s += [char_f1(text[a:b], ex.golds) for a, b, _ in spans]
         target = np.array(f1s) ** SPAN_TARGET_POWER

@@ -42,6 +42,7 @@ def answerable_inputs(
     return answerable_features(
         reading.probability,
         reading.sentence_probability,
+        reading.sentence_score,
         reading.coverage,
         unknown,
         focus_unknown,

@@ -17,11 +17,18 @@ import numpy as np
 from qa_service.core.models import Query
 from qa_service.qa.kinds import has_shape
 
-# The question word a question replaces its answer with (longest first).
+# The question word a question replaces its answer with (longest first).  Questions written without
+# one (德国的第一大邦为？, 该校长为?) ask for what stands where the question ends.
 WH = re.compile(
-    r"什么时候|什么地方|什么人|什么样|为什么|怎么样|多少钱|哪一天|哪一年|几月几[日号]|哪一?[个位种家所年天些座部本首条项]|"
-    r"什么|哪里|哪儿|哪些|哪|谁|多少|几[个项次名家人条万亿天年月岁种座所件位张部首场期批倍]?|何时|何地|何处|如何|怎样|怎么|为何|是否"
+    r"什么时候|什么地方|什么人|什么样|为什么|怎么样|多少钱|哪一天|哪一年|几月几[日号]|"
+    r"哪一?[个位种家所年天些座部本首条项国地方场次]|什么|哪里|哪儿|哪些|哪|谁|"
+    # the measure word after 多少 and 几 is the question's, not the text's (多少名 asks for 35名)
+    r"多少[个项次名家人条万亿天年月岁种座所件位张部首场期批倍元户辆吨]?|"
+    r"几[个项次名家人条万亿天年月岁种座所件位张部首场期批倍世]?|"
+    r"(?<![很许众诸较更最])多[久长大高远深重宽快]|"
+    r"何(?:时|地|处|种|人|者|年|物|职|事|为)|如何|怎样|怎么|为何|是否|能否|可否"
 )
+_END = "？?。！!吗呢 "
 PUNCT = "，。！？；：、,.!?;:（）()《》“”\"'‘’「」『』【】[] \n\t"
 # Kinds whose answer is a clause or a sentence that explains, not a name or a figure.
 EXPLAINING = frozenset({"reason", "method", "yesno", "other"})
@@ -52,6 +59,7 @@ ANSWERABLE_FEATURES = (
     "bias",
     "span_prob",
     "sentence_prob",
+    "sentence_score",
     "coverage",
     "unknown_share",
     "focus_unknown",
@@ -75,11 +83,11 @@ class QuestionView:
 
 
 def question_view(query: Query, kind: str) -> QuestionView:
-    q = query.text
+    q = query.text.replace("甚么", "什么")  # the same length: offsets in the question stay
     content = "".join(ch for ch in q if ch not in PUNCT)
     m = WH.search(q)
-    left, right = (q[: m.start()], q[m.end() :]) if m else (q, "")
-    right = right.rstrip("？?。！!吗呢 ")
+    left, right = (q[: m.start()], q[m.end() :]) if m else (q.rstrip(_END), "")
+    right = right.rstrip(_END)
     words = tuple(w for w in query.words if len(w) >= 2)
     grams = frozenset(content[i : i + 2] for i in range(len(content) - 1))
     return QuestionView(frozenset(content), grams, words, left, right, kind)
@@ -133,6 +141,7 @@ def sentence_features(
 def answerable_features(
     span_prob: float,
     sentence_prob: float,
+    sentence_score: float,
     coverage: float,
     unknown_share: float,
     focus_unknown: bool,
@@ -146,6 +155,7 @@ def answerable_features(
             1.0,
             span_prob,
             sentence_prob,
+            sentence_score,
             coverage,
             unknown_share,
             float(focus_unknown),

@@ -3,7 +3,8 @@
 Small enough to write with numpy (Newton's method with an L2 penalty, a few dozen features), so the
 service needs no machine-learning library at run time and the weights can be read and diffed.
 ``Logistic`` scores each row on its own; ``Choice`` (a conditional logit) scores the rows of one
-question against each other, which is what picking one short answer out of hundreds of spans is.
+question against each other, which is what picking one short answer out of hundreds of spans, or
+one evidence sentence out of a few dozen, is.
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ class AnswerModel:
     """The fitted scorers of evidence sentences and short-answer spans, and the probability below
     which the service abstains."""
 
-    sentence: Logistic
+    sentence: Choice
     span: Choice
     answerable: Logistic
     threshold: float  # answer when answerable.prob >= threshold
@@ -168,7 +169,7 @@ class AnswerModel:
         answerable scorers, which the file must give weights for."""
         data = json.loads(path.read_text("utf-8"))
         return cls(
-            Logistic.from_dict(names[0], data["sentence"]),
+            Choice.from_dict(names[0], data["sentence"]),
             Choice.from_dict(names[1], data["span"]),
             Logistic.from_dict(names[2], data["answerable"]),
             float(data["threshold"]),

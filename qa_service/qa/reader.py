@@ -2,9 +2,10 @@
 
 Candidates are every sentence of the top passages and, in the most likely sentences, every run of
 one to eight words that does not cross punctuation, plus the typed shapes (dates, numbers, titles,
-names) and whole clauses.  The fitted model (model.py, weights in ``answer_model.json``) scores
-sentences, then picks one span among the spans of the best sentences; the span's probability of
-being the one times its sentence's is the reading's confidence, which the abstention model reads.
+names) and whole clauses.  The fitted model (model.py, weights in ``answer_model.json``) weighs the
+sentences against each other, then picks one span among the spans of the best sentences; the span's
+probability of being the one times its sentence's is the reading's confidence, which the abstention
+model reads with the sentence's raw score.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ class Reading:
     passage: int
     evidence: tuple[int, int]  # the sentence, offsets in the passage's text
     span: tuple[int, int]  # the short answer, offsets in the passage's text
-    probability: float  # P(this span is the one among those read) × P(its sentence holds the answer)
-    sentence_probability: float
+    probability: float  # P(this span is the one among those read) × P(its sentence is the one)
+    sentence_probability: float  # P(the evidence sentence is the one among the sentences read)
+    sentence_score: float  # the sentence scorer's score of it: not relative to the others, unlike the share
     coverage: float  # how much of the question the evidence sentence holds (scoring.Scorer)
     best_coverage: float  # … and the sentence of the top passages that holds most of it
 
@@ -89,14 +91,15 @@ def sentence_candidates(view: QuestionView, scorer: Scorer, hits: Sequence[Hit])
     return out
 
 
-def span_candidates(tokenizer: Tokenizer, sentence: str) -> list[SpanCandidate]:
-    """Runs of one to MAX_SPAN_WORDS words inside one clause, typed shapes, and whole clauses."""
+def span_candidates(sentence: str, words: Sequence[str]) -> list[SpanCandidate]:
+    """Runs of one to MAX_SPAN_WORDS words inside one clause, typed shapes, and whole clauses;
+    ``words`` is the sentence's segmentation."""
     found: dict[tuple[int, int], bool] = {}
     clause_start = 0
     bounds: list[int] = []  # word starts in the current clause
     edges = {0, len(sentence)}  # every word boundary in the sentence
     pos = 0
-    for w in [*tokenizer.cut(sentence), "。"]:
+    for w in [*words, "。"]:
         edges.add(pos)
         if w in PUNCT or not w.strip():
             _runs([*bounds, pos], found)
@@ -111,7 +114,9 @@ def span_candidates(tokenizer: Tokenizer, sentence: str) -> list[SpanCandidate]:
             # A shape that ends or starts inside a word (区委书记宋洁|实地) is not a candidate: on
             # CMRC2018/DRCD answers held the gold a little more often (0.293 -> 0.297, 0.645 -> 0.651),
             # char F1 a little less (0.453 -> 0.452, 0.300 -> 0.293), and none is a broken word.
-            if m.start() in edges and m.end() in edges:
+            # … but jieba glues a figure's unit to the word after it (1|个小微|企业): a figure with
+            # its unit need only start at a word's start.
+            if m.start() in edges and (m.end() in edges or pattern is NUMBER_UNIT):
                 found.setdefault((m.start(), m.end()), False)
     found.setdefault((0, len(sentence.rstrip(PUNCT))), True)  # the whole sentence, for why/how questions
     return [SpanCandidate(s, e, c) for (s, e), c in found.items() if e > s and sentence[s:e].strip()]
@@ -141,19 +146,22 @@ def read(
     sentences = sentence_candidates(view, scorer, hits)
     if not sentences:
         return None
-    s_prob = model.sentence.prob(np.stack([c.features for c in sentences]))
+    x = np.stack([c.features for c in sentences])
+    s_score, s_prob = model.sentence.scores(x), model.sentence.prob(x)
     rows: list[np.ndarray] = []
     where: list[tuple[int, SpanCandidate]] = []  # (sentence, span) of each row
     for i in np.argsort(-s_prob, kind="stable")[:READ_SENTENCES]:
         cand = sentences[int(i)]
         text = hits[cand.passage].chunk.text[cand.start : cand.end]
-        spans = span_candidates(tokenizer, text)
+        words = tokenizer.cut(text)
+        spans = span_candidates(text, words)
         if proposer is not None:
             known = {(c.start, c.end) for c in spans}
             proposed = proposer.propose(query.text, text)
             spans += [SpanCandidate(s, e, False) for s, e, _ in proposed if (s, e) not in known]
         if spans:
-            rows.append(span_matrix(view, text, [(c.start, c.end, c.clause) for c in spans], float(s_prob[i])))
+            at = [(c.start, c.end, c.clause) for c in spans]
+            rows.append(span_matrix(view, text, at, float(s_prob[i])))
             where += [(int(i), c) for c in spans]
     if not rows:
         return None
@@ -169,6 +177,7 @@ def read(
         (cand.start + span.start, cand.start + span.end),
         float(probs[j] * s_prob[i]),
         float(s_prob[i]),
+        float(s_score[i]),
         float(cand.features[1]),
         max(float(c.features[1]) for c in sentences),
     )
