@@ -61,6 +61,24 @@ def test_a_followup_swaps_the_subject_and_says_so():
     assert "西湖街道" in q.names and "东风街道" not in q.text
 
 
+def test_a_followup_about_the_earlier_answer_keeps_the_earlier_question():
+    history = [{"role": "user", "content": "东风街道一季度一般公共预算收入是多少？"}]
+    narrowing = parse_question(TOKENIZER, "那其中税收收入有多少？", history)
+    assert narrowing.earlier is not None and narrowing.earlier.text == "东风街道一季度一般公共预算收入是多少？"
+    swapped = parse_question(TOKENIZER, "那西湖街道呢？", history)  # a new subject: not about the answer
+    assert swapped.earlier is None
+    assert parse_question(TOKENIZER, "那其中税收收入有多少？").earlier is None  # no history
+
+
+def test_the_articles_the_earlier_answer_cited_are_read_first():
+    from qa_service.qa.retrieve import earlier_first
+
+    pool = [_hit("b", rank=0, doc="b.txt"), _hit("a", rank=1, doc="a.txt"), _hit("c", rank=2, doc="c.txt")]
+    earlier = [_hit("a", rank=1, doc="a.txt"), _hit("d", rank=5, doc="d.txt")]
+    assert [h.chunk.doc_id for h in earlier_first(pool, earlier)] == ["a.txt", "d.txt", "b.txt", "c.txt"]
+    assert earlier_first(pool, []) == pool
+
+
 def test_what_counts_as_a_followup():
     assert is_followup("那西湖街道呢？") and is_followup("还有其他的吗")
     assert not is_followup("西湖街道什么时候召开了安全生产会议？")
@@ -341,3 +359,21 @@ def test_each_part_gets_its_own_cited_answer():
             assert passages[part["passage"]].chunk.text[s:e] == part["text"]
             assert part["text"] in part["evidence"]["text"]
     assert "3月5日" in (d["slots"][0]["text"] or "")
+
+
+def test_retrieval_reads_the_earlier_answers_articles_first():
+    from qa_service.qa.retrieve import retrieve
+
+    history = [{"role": "user", "content": "东风街道一季度一般公共预算收入是多少？"}]
+    query = parse_question(TOKENIZER, "那其中税收收入有多少？", history)
+    elsewhere, budget = _hit("西湖街道税收收入…", doc="b.txt"), _hit("东风街道…其中税收收入完成29093万元", doc="a.txt")
+
+    class Ranker:  # the follow-up's words fit another article better; the earlier question's do not
+        mode = "bm25"
+
+        def rank(self, q, k, filters=None):
+            return [budget] if q is query.earlier else [elsewhere, budget]
+
+    assert [h.chunk.doc_id for h in retrieve(Ranker(), query, 5)] == ["a.txt", "b.txt"]
+    alone = parse_question(TOKENIZER, "那其中税收收入有多少？")
+    assert [h.chunk.doc_id for h in retrieve(Ranker(), alone, 5)] == ["b.txt", "a.txt"]

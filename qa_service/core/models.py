@@ -229,3 +229,6 @@ class Query:
     # A question asking two things (是哪天开的？会上是谁讲的话？): one Query per part, each with the
     # subject the parts share; empty for a question asking one thing.
     slots: list[Query] = field(default_factory=list)
+    # A follow-up about the earlier answer, naming nothing new (那其中税收收入有多少？, 这位领导是什么
+    # 职务？): the earlier question, parsed; its answer's passages are read first.
+    earlier: Query | None = None

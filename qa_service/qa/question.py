@@ -121,6 +121,9 @@ def parse_question(tokenizer: Tokenizer, question: str, history: Sequence[dict[s
             slots=_slot_queries(tokenizer, question),
         )
     text = carry_topic(tokenizer, topic, question, asked.words)
+    glued = text.endswith(topic)  # no name of the follow-up's took an earlier one's place
+    # … and it names nothing new (那垦利区呢？ names a place): it asks about the earlier answer
+    about_earlier = glued and not any(n not in topic for n in question_names(tokenizer, question, asked.words))
     merged = tokenizer.analyse(text)
     # What the follow-up itself names (工业路街道) is its point: count it twice more,
     # so the carried topic does not pull back the earlier subject's passages.
@@ -134,5 +137,6 @@ def parse_question(tokenizer: Tokenizer, question: str, history: Sequence[dict[s
         text_tokens=merged.tokens,
         names=question_names(tokenizer, text, merged.words),
         # Parts come from a question, not from a follow-up glued to the question before it.
-        slots=[] if text.endswith(topic) else _slot_queries(tokenizer, text),
+        slots=[] if glued else _slot_queries(tokenizer, text),
+        earlier=parse_question(tokenizer, topic) if about_earlier else None,
     )

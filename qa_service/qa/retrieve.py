@@ -16,6 +16,21 @@ POOL = 30
 def retrieve(ranker: Ranker, query: Query, top_k: int, filters: Filters | None = None) -> list[Hit]:
     """The best passages for the question: at least ``POOL`` of them, so that a list question can
     draw its items from beyond the ``top_k`` shown.  With ``filters``, the best of the passages that
-    match them: the ranker applies them, so a narrow filter still gets a full pool."""
+    match them: the ranker applies them, so a narrow filter still gets a full pool.  A follow-up
+    about the earlier answer (``query.earlier``) reads the articles that answer cited first."""
     k = max(top_k, POOL)
-    return ranker.rank(query, k, filters) if filters else ranker.rank(query, k)
+    pool = ranker.rank(query, k, filters) if filters else ranker.rank(query, k)
+    if query.earlier is None:
+        return pool
+    earlier = ranker.rank(query.earlier, top_k, filters) if filters else ranker.rank(query.earlier, top_k)
+    return earlier_first(pool, earlier[:top_k])
+
+
+def earlier_first(pool: list[Hit], earlier: list[Hit]) -> list[Hit]:
+    """``pool`` with the passages of the articles ``earlier`` cited first, each part in its order;
+    the earlier passages themselves join when the pool lacks them."""
+    cited = {(h.chunk.doc_id, h.chunk.article) for h in earlier}
+    held = {h.chunk.id for h in pool}
+    first = [h for h in pool if (h.chunk.doc_id, h.chunk.article) in cited]
+    first += [h for h in earlier if h.chunk.id not in held]
+    return first + [h for h in pool if (h.chunk.doc_id, h.chunk.article) not in cited]
