@@ -302,7 +302,7 @@ def test_span_features_read_the_shape_of_the_asked_kind():
 
 def test_span_candidates_are_words_runs_shapes_and_clauses():
     sentence = "3月5日，东风街道召开安全生产会议，共排查隐患27处。"
-    spans = {sentence[c.start : c.end] for c in span_candidates(sentence, TOKENIZER.cut(sentence))}
+    spans = {sentence[c.start : c.end] for c in span_candidates(TOKENIZER, sentence)}
     assert {"3月5日", "东风街道", "27处", "共排查隐患27处"} <= spans
     assert not any("，" in s for s in spans if s != sentence.rstrip("。"))  # runs stay inside a clause
 

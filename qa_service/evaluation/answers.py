@@ -155,8 +155,7 @@ def fit_readers(
         for i in sorted(chosen):
             c = cands[i]
             text = ex.hits[c.passage].chunk.text[c.start : c.end]
-            words = tokenizer.cut(text)
-            spans = [(sp.start, sp.end, sp.clause) for sp in span_candidates(text, words)]
+            spans = [(sp.start, sp.end, sp.clause) for sp in span_candidates(tokenizer, text)]
             question_rows.append(span_matrix(view, text, spans, float(probs[i])))
             f1s += [char_f1(text[a:b], ex.golds) for a, b, _ in spans]
         target = np.array(f1s) ** SPAN_TARGET_POWER

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa_service.core.models import Query
-from qa_service.qa.kinds import has_shape
+from qa_service.qa.kinds import has_shape, standard_wording
 
 # The question word a question replaces its answer with (longest first).  Questions written without
 # one (德国的第一大邦为？, 该校长为?) ask for what stands where the question ends.
@@ -83,7 +83,7 @@ class QuestionView:
 
 
 def question_view(query: Query, kind: str) -> QuestionView:
-    q = query.text.replace("甚么", "什么")  # the same length: offsets in the question stay
+    q = standard_wording(query.text)
     content = "".join(ch for ch in q if ch not in PUNCT)
     m = WH.search(q)
     left, right = (q[: m.start()], q[m.end() :]) if m else (q.rstrip(_END), "")

@@ -53,9 +53,15 @@ _KIND_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+def standard_wording(question: str) -> str:
+    """``question`` with variant spellings of question words made standard (甚么 -> 什么), the
+    length kept so offsets in it stay."""
+    return question.replace("甚么", "什么")
+
+
 def answer_kind(question: str) -> str:
     """The kind of answer ``question`` asks for (one of KINDS)."""
-    question = question.replace("甚么", "什么")
+    question = standard_wording(question)
     for kind, pattern in _KIND_PATTERNS:
         if pattern.search(question):
             return kind

@@ -91,15 +91,14 @@ def sentence_candidates(view: QuestionView, scorer: Scorer, hits: Sequence[Hit])
     return out
 
 
-def span_candidates(sentence: str, words: Sequence[str]) -> list[SpanCandidate]:
-    """Runs of one to MAX_SPAN_WORDS words inside one clause, typed shapes, and whole clauses;
-    ``words`` is the sentence's segmentation."""
+def span_candidates(tokenizer: Tokenizer, sentence: str) -> list[SpanCandidate]:
+    """Runs of one to MAX_SPAN_WORDS words inside one clause, typed shapes, and whole clauses."""
     found: dict[tuple[int, int], bool] = {}
     clause_start = 0
     bounds: list[int] = []  # word starts in the current clause
     edges = {0, len(sentence)}  # every word boundary in the sentence
     pos = 0
-    for w in [*words, "。"]:
+    for w in [*tokenizer.cut(sentence), "。"]:
         edges.add(pos)
         if w in PUNCT or not w.strip():
             _runs([*bounds, pos], found)
@@ -153,8 +152,7 @@ def read(
     for i in np.argsort(-s_prob, kind="stable")[:READ_SENTENCES]:
         cand = sentences[int(i)]
         text = hits[cand.passage].chunk.text[cand.start : cand.end]
-        words = tokenizer.cut(text)
-        spans = span_candidates(text, words)
+        spans = span_candidates(tokenizer, text)
         if proposer is not None:
             known = {(c.start, c.end) for c in spans}
             proposed = proposer.propose(query.text, text)
@@ -179,5 +177,5 @@ def read(
         float(s_prob[i]),
         float(s_score[i]),
         float(cand.features[1]),
-        max(float(c.features[1]) for c in sentences),
+        float(x[:, 1].max()),  # the coverage of the sentence holding most of the question
     )
