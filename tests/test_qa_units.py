@@ -67,6 +67,8 @@ def test_a_followup_about_the_earlier_answer_keeps_the_earlier_question():
     assert narrowing.earlier is not None and narrowing.earlier.text == "东风街道一季度一般公共预算收入是多少？"
     swapped = parse_question(TOKENIZER, "那西湖街道呢？", history)  # a new subject: not about the answer
     assert swapped.earlier is None
+    unknown = parse_question(TOKENIZER, "那垦利区呢？", history)  # … even one not known as a name
+    assert unknown.followup and unknown.earlier is None
     assert parse_question(TOKENIZER, "那其中税收收入有多少？").earlier is None  # no history
 
 

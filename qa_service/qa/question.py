@@ -122,8 +122,13 @@ def parse_question(tokenizer: Tokenizer, question: str, history: Sequence[dict[s
         )
     text = carry_topic(tokenizer, topic, question, asked.words)
     glued = text.endswith(topic)  # no name of the follow-up's took an earlier one's place
-    # … and it names nothing new (那垦利区呢？ names a place): it asks about the earlier answer
-    about_earlier = glued and not any(n not in topic for n in question_names(tokenizer, question, asked.words))
+    # … and it asks something of its own and names nothing new: it asks about the earlier answer.
+    # 那垦利区呢？ asks nothing itself: it swaps the subject, even when 垦利区 is not known as a name.
+    about_earlier = (
+        glued
+        and bool(_WH_WORD.search(question))
+        and not any(n not in topic for n in question_names(tokenizer, question, asked.words))
+    )
     merged = tokenizer.analyse(text)
     # What the follow-up itself names (工业路街道) is its point: count it twice more,
     # so the carried topic does not pull back the earlier subject's passages.
