@@ -167,11 +167,11 @@ class RssSampler(threading.Thread):
             self.done.wait(0.1)
 
 
-def run_timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
+def run_timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> tuple[float, float, int]:
     """Wall seconds, peak RSS (MB) of the process and its children together (sampled), exit code."""
     log("$ " + " ".join(str(c) for c in cmd))
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     sampler = RssSampler(p.pid)
     sampler.start()
     _, err = p.communicate()
@@ -293,9 +293,9 @@ def post(port: int, question: str, timeout: float = 5) -> int:
 
 
 def start_server(
-    index_dir: Path, port: int, log_file: Path, corpus: str | None = None
+    index_dir: Path, port: int, log_file: Path, corpus: str | None = None, cwd: Path = ROOT
 ) -> tuple[subprocess.Popen, float]:
-    """Start ``qa_service serve``; seconds until it answered its first /api/ask."""
+    """Start ``qa_service serve`` (the code in ``cwd``); seconds until it answered its first /api/ask."""
     env = dict(os.environ)
     cmd = [PY, "-m", "qa_service", "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--index-dir", str(index_dir)]
@@ -304,7 +304,7 @@ def start_server(
     log("$ " + " ".join(cmd))
     t0 = time.perf_counter()
     with open(log_file, "ab") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = t0 + 600
     while time.perf_counter() < deadline:
         if proc.poll() is not None:
@@ -409,12 +409,12 @@ def load_run(port: int, clients: int, seconds: float, qs: list[str], max_request
     }
 
 
-def bench_http(n: int, args: argparse.Namespace, qs: list[str]) -> dict[str, Any]:
+def bench_http_corpus(n: int, data: Path, workers: int = 2) -> Path:
+    """The folder of JSONL files of the generated corpus of ``n`` passages (made if missing)."""
     label = size_label(n)
-    data = Path(args.data_dir)
     jsonl = data / f"news-{label}.jsonl"
     if not jsonl.is_file():
-        generate(n, jsonl, workers=args.workers)
+        generate(n, jsonl, workers=workers)
     # qa_service's loader reads files of up to 64 MB: years of bulletins come as many files anyway.
     shards = data / f"news-{label}"
     if not shards.is_dir():
@@ -425,6 +425,13 @@ def bench_http(n: int, args: argparse.Namespace, qs: list[str]) -> dict[str, Any
             for i, block in enumerate(_line_blocks(f, 10_000)):
                 (tmp / f"part-{i:03d}.jsonl").write_text("".join(block), encoding="utf-8")
         os.replace(tmp, shards)
+    return shards
+
+
+def bench_http(n: int, args: argparse.Namespace, qs: list[str]) -> dict[str, Any]:
+    label = size_label(n)
+    data = Path(args.data_dir)
+    shards = bench_http_corpus(n, data, args.workers)
     index_dir = data / f"qa-index-{label}"
     shutil.rmtree(index_dir, ignore_errors=True)
     out: dict[str, Any] = {"size": n, "label": label}

@@ -101,6 +101,10 @@ class Chunk:
     # Where the passage sits on its pages (PDFs: page, page_end, boxes), given by the index and
     # worked out only when the passage is cited.
     locate: Callable[[], dict[str, Any]] | None = field(default=None, repr=False, compare=False)
+    # Where each word of ``text`` starts (numpy int64), as the index's tokenizer cut it when indexing,
+    # read only for the passages the answer reads; None (or giving None) when the backend does not
+    # store it: the reader cuts the sentences it reads then.
+    words: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
 
     def source(self) -> dict[str, Any]:
         where = self.locate() if self.locate is not None else {}

@@ -183,14 +183,15 @@ class Tokenizer:
 
     def tokens(self, text: str) -> list[str]:
         """Index terms of a text: its words, then the bigrams of each run of ideograph words."""
-        return self._tokens(self.cut(text))
+        return self.terms(self.cut(text))
 
     def analyse(self, text: str) -> Analysis:
         """``cut``, ``words`` and ``tokens`` of a text from one segmentation (a question is cut once)."""
         raw = self.cut(text)
-        return Analysis(raw, _words(raw), self._tokens(raw))
+        return Analysis(raw, _words(raw), self.terms(raw))
 
-    def _tokens(self, raw: list[str]) -> list[str]:
+    def terms(self, raw: list[str]) -> list[str]:
+        """The index terms of a text from its ``cut``."""
         words: list[str] = []
         grams: list[str] = []
         prev = ""  # the previous word when it is all ideographs: the run goes on

@@ -28,7 +28,7 @@ from qa_service.qa.features import ANSWERABLE_FEATURES, SENTENCE_FEATURES, quest
 from qa_service.qa.kinds import answer_kind
 from qa_service.qa.model import AnswerModel, Choice, Logistic
 from qa_service.qa.question import parse_question
-from qa_service.qa.reader import READ_SENTENCES, read, sentence_candidates, span_candidates
+from qa_service.qa.reader import READ_SENTENCES, read, sentence_candidates, sentence_words, span_candidates
 from qa_service.qa.retrieve import retrieve
 from qa_service.qa.scoring import Scorer
 from qa_service.qa.span_features import SPAN_FEATURES, span_matrix
@@ -154,8 +154,10 @@ def fit_readers(
         question_rows, f1s = [], []
         for i in sorted(chosen):
             c = cands[i]
-            text = ex.hits[c.passage].chunk.text[c.start : c.end]
-            spans = [(sp.start, sp.end, sp.clause) for sp in span_candidates(tokenizer, text)]
+            chunk = ex.hits[c.passage].chunk
+            text = chunk.text[c.start : c.end]
+            found = span_candidates(tokenizer, text, sentence_words(chunk, c.start, c.end))
+            spans = [(sp.start, sp.end, sp.clause) for sp in found]
             question_rows.append(span_matrix(view, text, spans, float(probs[i])))
             f1s += [char_f1(text[a:b], ex.golds) for a, b, _ in spans]
         target = np.array(f1s) ** SPAN_TARGET_POWER

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
-from qa_service.core.models import Hit, Query
+from qa_service.core.models import Chunk, Hit, Query
 from qa_service.core.text import sentence_spans
 from qa_service.core.tokenizer import Tokenizer
 from qa_service.qa.features import (
@@ -91,14 +92,26 @@ def sentence_candidates(view: QuestionView, scorer: Scorer, hits: Sequence[Hit])
     return out
 
 
-def span_candidates(tokenizer: Tokenizer, sentence: str) -> list[SpanCandidate]:
-    """Runs of one to MAX_SPAN_WORDS words inside one clause, typed shapes, and whole clauses."""
+def sentence_words(chunk: Chunk, start: int, end: int) -> list[str] | None:
+    """The words of ``chunk.text[start:end]`` as the index cut the passage (None: it did not store
+    them).  A sentence ends at punctuation or a line end, where the segmenter's runs end too, so
+    these are the words the sentence cut on its own has (tests/test_words.py)."""
+    starts = chunk.words() if chunk.words is not None else None
+    if starts is None:
+        return None
+    edges = [start, *starts[(starts > start) & (starts < end)].tolist(), end]
+    return [chunk.text[a:b] for a, b in pairwise(edges)]
+
+
+def span_candidates(tokenizer: Tokenizer, sentence: str, words: Sequence[str] | None = None) -> list[SpanCandidate]:
+    """Runs of one to MAX_SPAN_WORDS words inside one clause, typed shapes, and whole clauses.
+    ``words``: the sentence's words, if the index stored them (else ``tokenizer`` cuts it)."""
     found: dict[tuple[int, int], bool] = {}
     clause_start = 0
     bounds: list[int] = []  # word starts in the current clause
     edges = {0, len(sentence)}  # every word boundary in the sentence
     pos = 0
-    for w in [*tokenizer.cut(sentence), "。"]:
+    for w in [*(tokenizer.cut(sentence) if words is None else words), "。"]:
         edges.add(pos)
         if w in PUNCT or not w.strip():
             _runs([*bounds, pos], found)
@@ -151,8 +164,9 @@ def read(
     where: list[tuple[int, SpanCandidate]] = []  # (sentence, span) of each row
     for i in np.argsort(-s_prob, kind="stable")[:READ_SENTENCES]:
         cand = sentences[int(i)]
-        text = hits[cand.passage].chunk.text[cand.start : cand.end]
-        spans = span_candidates(tokenizer, text)
+        chunk = hits[cand.passage].chunk
+        text = chunk.text[cand.start : cand.end]
+        spans = span_candidates(tokenizer, text, sentence_words(chunk, cand.start, cand.end))
         if proposer is not None:
             known = {(c.start, c.end) for c in spans}
             proposed = proposer.propose(query.text, text)

@@ -34,7 +34,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +43,9 @@ from qa_service.core.parallel import default_workers
 from qa_service.index.embedded.counting import (
     CHUNK,
     PARALLEL_MIN,
+    Tokens,
     _Block,
-    _chain,
-    count_in_workers,
+    count_texts,
     count_tokens,
     document_frequencies,
     merge_terms,
@@ -171,7 +170,7 @@ class BM25(TermIdf):
         ``chunk``: passages per block of postings (the result does not depend on it).  ``stats``: weigh
         the postings by the statistics of a larger index this one is a segment of (default: its own).
         """
-        return cls._from_blocks(count_tokens(docs_tokens, chunk, on_progress), params, stats)
+        return cls.from_blocks(count_tokens(docs_tokens, chunk, on_progress), params, stats)
 
     @classmethod
     def build_from_texts(
@@ -194,17 +193,12 @@ class BM25(TermIdf):
         The result is identical to ``build(tokenize(t) for t in texts)``.
         """
         workers = default_workers() if workers is None else workers
-        it = iter(texts)
-        if total is None:
-            head = list(islice(it, parallel_min))
-            total = len(head) if len(head) < parallel_min else None
-            it = _chain(head, it)
-        if workers <= 1 or (total is not None and total < parallel_min):
-            return cls.build((tokenize(t) for t in it), params, on_progress, chunk, stats)
-        return cls._from_blocks(count_in_workers(it, tokenize, workers, chunk, on_progress), params, stats)
+        blocks = count_texts(texts, Tokens(tokenize), workers, total, chunk, parallel_min, on_progress)
+        return cls.from_blocks(blocks, params, stats)
 
     @classmethod
-    def _from_blocks(cls, blocks: list[_Block], params: BM25Params, stats: CorpusStats | None = None) -> BM25:
+    def from_blocks(cls, blocks: list[_Block], params: BM25Params, stats: CorpusStats | None = None) -> BM25:
+        """The index of counted blocks (counting.py); ``stats`` as for ``build``."""
         table, gmap = merge_terms(blocks)
         n_docs = sum(len(b.lengths) for b in blocks)
         if n_docs == 0:

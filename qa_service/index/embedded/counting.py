@@ -42,6 +42,22 @@ class _Block:
     counts: np.ndarray  # int32 passages of the block holding each
     docs: np.ndarray  # uint16 passage (within the block) of each posting, grouped by term
     tf: np.ndarray  # uint16 or int32 term frequency of each posting
+    marks: bytes  # what the analyser gave each passage beside its terms (packed word starts), joined
+    mark_sizes: np.ndarray  # int64 bytes of marks per passage
+
+
+# What the build runs on each passage: its index terms, and bytes to store beside it (words.py).
+Analyser = Callable[[Any], tuple[Sequence[str], bytes]]
+
+
+class Tokens:
+    """The analyser of a plain ``tokenize`` function: its terms, nothing stored beside them."""
+
+    def __init__(self, tokenize: Callable[[str], Sequence[str]]) -> None:
+        self.tokenize = tokenize
+
+    def __call__(self, text: str) -> tuple[Sequence[str], bytes]:
+        return self.tokenize(text), b""
 
 
 class _Counter:
@@ -53,7 +69,8 @@ class _Counter:
         vocab.default_factory = vocab.__len__  # a new term gets the next id
         self.vocab = vocab
 
-    def count(self, docs_tokens: Iterable[Sequence[str]]) -> _Block:
+    def count(self, analysed: Iterable[tuple[Sequence[str], bytes]]) -> _Block:
+        """The block of (terms, marks) of consecutive passages."""
         vocab = self.vocab
         before = len(vocab)
         get = vocab.__getitem__
@@ -61,12 +78,14 @@ class _Counter:
         tfs = array("i")
         nnz = array("i")
         lens = array("i")
-        for tokens in docs_tokens:
+        marks: list[bytes] = []
+        for tokens, mark in analysed:
             c = Counter(tokens)
             tids.fromlist(list(map(get, c)))
             tfs.fromlist(list(c.values()))
             nnz.append(len(c))
             lens.append(len(tokens))
+            marks.append(mark)
         n = len(lens)
         if n > 65535:
             raise ValueError("a block holds at most 65535 passages")
@@ -100,20 +119,21 @@ class _Counter:
             counts.astype(np.int32),
             docs,
             tf,
+            b"".join(marks),
+            np.fromiter(map(len, marks), dtype=np.int64, count=len(marks)),
         )
 
 
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(tokenize: Callable[[str], list[str]]) -> None:
-    _WORKER["tokenize"] = tokenize
+def _worker_init(analyse: Analyser) -> None:
+    _WORKER["analyse"] = analyse
     _WORKER["counter"] = _Counter(os.getpid())
 
 
-def _worker_count(texts: list[str]) -> _Block:
-    tokenize = _WORKER["tokenize"]
-    return _WORKER["counter"].count([tokenize(t) for t in texts])
+def _worker_count(items: list[Any]) -> _Block:
+    return _WORKER["counter"].count(map(_WORKER["analyse"], items))
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -131,28 +151,55 @@ def count_tokens(
     docs_tokens: Iterable[Sequence[str]], chunk: int = CHUNK, on_progress: Callable[[int], None] | None = None
 ) -> list[_Block]:
     """The blocks of token lists, counted in this process ``chunk`` passages at a time."""
+    return _count_here(((t, b"") for t in docs_tokens), chunk, on_progress)
+
+
+def _count_here(
+    analysed: Iterable[tuple[Sequence[str], bytes]], chunk: int, on_progress: Callable[[int], None] | None
+) -> list[_Block]:
     counter = _Counter()
     blocks = []
-    for part in _chunks(docs_tokens, chunk):
+    for part in _chunks(analysed, chunk):
         blocks.append(counter.count(part))
         if on_progress:
             on_progress(len(part))
     return blocks
 
 
+def count_texts(
+    items: Iterable[Any],
+    analyse: Analyser,
+    workers: int,
+    total: int | None = None,
+    chunk: int = CHUNK,
+    parallel_min: int = PARALLEL_MIN,
+    on_progress: Callable[[int], None] | None = None,
+) -> list[_Block]:
+    """The blocks of ``items`` analysed and counted in ``workers`` processes, or in this one when
+    there is one worker or fewer than ``parallel_min`` items (``total``; None: look ahead)."""
+    it = iter(items)
+    if total is None:
+        head = list(islice(it, parallel_min))
+        total = len(head) if len(head) < parallel_min else None
+        it = _chain(head, it)
+    if workers <= 1 or (total is not None and total < parallel_min):
+        return _count_here(map(analyse, it), chunk, on_progress)
+    return count_in_workers(it, analyse, workers, chunk, on_progress)
+
+
 def count_in_workers(
-    texts: Iterable[str],
-    tokenize: Callable[[str], list[str]],
+    items: Iterable[Any],
+    analyse: Analyser,
     workers: int,
     chunk: int = CHUNK,
     on_progress: Callable[[int], None] | None = None,
 ) -> list[_Block]:
-    """The blocks of ``texts``, tokenized and counted in a pool of ``workers`` processes."""
+    """The blocks of ``items``, analysed and counted in a pool of ``workers`` processes."""
     methods = mp.get_all_start_methods()
     ctx = mp.get_context("fork" if "fork" in methods else "spawn")
     blocks = []
-    with ctx.Pool(workers, initializer=_worker_init, initargs=(tokenize,)) as pool:
-        for block in pool.imap(_worker_count, _chunks(texts, chunk)):
+    with ctx.Pool(workers, initializer=_worker_init, initargs=(analyse,)) as pool:
+        for block in pool.imap(_worker_count, _chunks(items, chunk)):
             blocks.append(block)
             if on_progress:
                 on_progress(len(block.lengths))

@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qa_service.core.tokenizer import Tokenizer
-from qa_service.index.embedded.bm25 import BM25, CorpusStats
+from qa_service.index.embedded.bm25 import CorpusStats
 from qa_service.index.embedded.store import EmbeddedIndex, IndexSettings
+from qa_service.index.embedded.words import index_passages
 from qa_service.index.embeddings import PassageVectors
 from qa_service.index.layout import LayoutStore
 from qa_service.index.publish import pack_texts
@@ -72,11 +73,8 @@ def merged_segment(
     out = _Gather()
     for s in parts:
         out.add(s.index, s.deleted)
-    texts = [
-        f"{out.articles[a]['title']} {out.articles[a]['section'] or ''} {t}" if settings.title_in_passages else t
-        for t, (a, _, _) in zip(out.chunk_texts, out.chunk_meta, strict=True)
-    ]
-    bm25 = BM25.build_from_texts(texts, tokenizer.tokens, settings.bm25, total=len(texts), stats=stats)
+    meta = np.array(out.chunk_meta, dtype=np.int64).reshape(-1, 3)
+    bm25, words = index_passages(out.chunk_texts, meta, out.articles, tokenizer, settings, stats)
     chunk_text, chunk_bounds = pack_texts(out.chunk_texts)
     doc_text, doc_bounds = pack_texts(out.doc_texts)
     manifest = {
@@ -88,17 +86,17 @@ def merged_segment(
         "counts": {
             "documents": len(out.documents),
             "articles": len(out.articles),
-            "passages": len(texts),
+            "passages": len(out.chunk_texts),
             "terms": len(bm25.vocab),
         },
         "build_seconds": round(time.perf_counter() - t0, 3),
     }
     for key in ("files", "embeddings", "originals"):
         manifest.pop(key, None)
-    meta = np.array(out.chunk_meta, dtype=np.int64).reshape(-1, 3)
     index = EmbeddedIndex(
         bm25, tokenizer, chunk_text, chunk_bounds, meta, out.articles, out.documents, doc_text, doc_bounds, manifest
     )
+    index.words = words
     index.layout = out.layout()
     index.vectors = out.vectors(parts)
     if index.vectors is not None:

@@ -20,6 +20,7 @@ import logging
 import time
 import uuid
 from collections.abc import Collection, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ from qa_service.index.documents import DocumentLookup, corpus_records
 from qa_service.index.embedded.bm25 import BM25, BM25Params, CorpusStats
 from qa_service.index.embedded.config import IndexSettings, index_tokenizer
 from qa_service.index.embedded.rankers import make_ranker
+from qa_service.index.embedded.words import WordStarts, index_passages
 from qa_service.index.embeddings import (
     DEFAULT_BATCH,
     KEY_BYTES,
@@ -60,8 +62,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # 2: BM25 as BM25.save writes it; embeddings are optional extra files.  3: BM25 records its total length
-# and mean idf, which a version of several segments (segments.py) needs.
-FORMAT_VERSION = 3
+# and mean idf, which a version of several segments (segments.py) needs.  4: passages' word starts (words.py).
+FORMAT_VERSION = 4
 EMBEDDINGS = "embeddings.npy"
 EMBEDDING_KEYS = "embedding_keys.npy"
 REBUILD = "rebuild with `qa-service index`"
@@ -84,6 +86,7 @@ class EmbeddedIndex(DocumentLookup):
         manifest: dict[str, Any],
         vectors: PassageVectors | None = None,
         layout: LayoutStore | None = None,
+        words: WordStarts | None = None,
     ) -> None:
         self.bm25 = bm25
         self.tokenizer = tokenizer
@@ -98,6 +101,7 @@ class EmbeddedIndex(DocumentLookup):
         self.manifest = manifest
         self.vectors = vectors
         self.layout = layout
+        self.words = words  # where each passage's words start (None: not stored, the reader cuts them)
         self.location: Path | None = None  # the version folder it was saved to or loaded from
 
     # -- building -------------------------------------------------------
@@ -119,20 +123,16 @@ class EmbeddedIndex(DocumentLookup):
         t0 = time.perf_counter()
         if tokenizer is None:
             tokenizer = Tokenizer(corpus.user_words, bigrams=settings.bigrams, segmenter=settings.segmenter)
-        texts = (
-            (f"{c.title} {c.section or ''} {c.text}" if settings.title_in_passages else c.text) for c in corpus.chunks
-        )
-        with progress_bar(len(corpus.chunks), "indexing", "passage", show_progress) as advance:
-            # Worker processes (one per core) tokenize and count; small corpora stay in this process.
-            bm25 = BM25.build_from_texts(
-                texts, tokenizer.tokens, settings.bm25, total=len(corpus.chunks), on_progress=advance, stats=stats
-            )
-        chunk_text, chunk_bounds = pack_texts([c.text for c in corpus.chunks])
+        documents, articles = corpus_records(corpus)
         chunk_meta = np.array(
             [(a, c.char_start, c.char_end) for c, a in zip(corpus.chunks, corpus.chunk_article, strict=True)],
             dtype=np.int64,
         ).reshape(-1, 3)
-        documents, articles = corpus_records(corpus)
+        texts = [c.text for c in corpus.chunks]
+        with progress_bar(len(texts), "indexing", "passage", show_progress) as advance:
+            # Worker processes (one per core) cut and count; small corpora stay in this process.
+            bm25, words = index_passages(texts, chunk_meta, articles, tokenizer, settings, stats, advance)
+        chunk_text, chunk_bounds = pack_texts(texts)
         doc_text, doc_bounds = pack_texts([d.text for d in corpus.documents])
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -151,6 +151,7 @@ class EmbeddedIndex(DocumentLookup):
         index = cls(
             bm25, tokenizer, chunk_text, chunk_bounds, chunk_meta, articles, documents, doc_text, doc_bounds, manifest
         )
+        index.words = words
         index.layout = LayoutStore.from_documents(corpus.documents)
         if embedder is not None:
             index.embed(embedder, previous, batch_size, show_progress)
@@ -217,9 +218,10 @@ class EmbeddedIndex(DocumentLookup):
     def chunk(self, i: int) -> Chunk:
         art_no, start, end = (int(x) for x in self._chunk_meta[i])
         art = self.articles[art_no]
+        text = self.chunk_text(i)
         return Chunk(
             id=f"{art['document']}#{art['index']}.{i}",
-            text=self.chunk_text(i),
+            text=text,
             char_start=start,
             char_end=end,
             doc_id=art["document"],
@@ -230,6 +232,7 @@ class EmbeddedIndex(DocumentLookup):
             attribution=art["attribution"],
             section=art["section"],
             locate=self.locator(art["document"], start, end),
+            words=None if self.words is None else partial(self.words.starts, i, len(text)),
         )
 
     # -- the Backend protocol -----------------------------------------------------------
@@ -292,6 +295,8 @@ class EmbeddedIndex(DocumentLookup):
         out.put("documents.json", json_bytes(self.documents))
         out.put("doc_text.bin", bytes(self._doc_text))
         out.put("doc_bounds.npy", npy_bytes(self._doc_bounds))
+        if self.words is not None:
+            self.words.save(out)
         manifest = {k: v for k, v in self.manifest.items() if k not in ("embeddings", "originals", "files")}
         kept = self.layout.save(out) if self.layout is not None else {}
         if kept:
@@ -356,6 +361,7 @@ class EmbeddedIndex(DocumentLookup):
                 manifest,
                 _load_vectors(vdir, manifest),
                 LayoutStore.load(vdir, manifest),
+                WordStarts.load(vdir),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorrupt(f"index in {vdir} cannot be read ({exc}): rebuild with `qa-service index`") from exc

@@ -1,0 +1,124 @@
+"""Where each passage's words start, cut once at index time and stored beside the passage text.
+
+The answer reader reads spans that are runs of whole words, so it needs the words of the sentences
+it reads.  Cutting those sentences again on every question was about a fifth of the time composing
+an answer took (``benchmarks/answer_time.py``); the build already cuts every passage to count its
+terms, and the same cut gives its words.  They are stored as one bit per character of the passage
+text (set where a word starts), packed: about 40 bytes for a 300-character passage, an eighth of
+storing each start as a 16-bit offset.
+
+jieba cuts each run of ideographs, letters and digits on its own, and whitespace is a word of its
+own, so the words of the passage text inside ``"<title> <section> <text>"`` (what is indexed) are
+the words of the text cut alone, and a sentence's words are those of the passage inside it
+(sentences end at punctuation or line ends).  ``tests/test_words.py`` checks both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa_service.core.parallel import default_workers
+from qa_service.core.tokenizer import Tokenizer
+from qa_service.index.embedded.bm25 import BM25, CorpusStats
+from qa_service.index.embedded.config import IndexSettings
+from qa_service.index.embedded.counting import _Block, count_texts
+from qa_service.index.publish import FolderWriter, map_bytes, npy_bytes
+
+MARKS_FILE = "chunk_words.bin"
+BOUNDS_FILE = "chunk_words_bounds.npy"
+
+
+def index_passages(
+    texts: Sequence[str],
+    meta: np.ndarray,
+    articles: Sequence[dict[str, Any]],
+    tokenizer: Tokenizer,
+    settings: IndexSettings,
+    stats: CorpusStats | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[BM25, WordStarts]:
+    """BM25 over the passages (``meta``: their article, start, end rows) and their word starts, from
+    one cut of each, in worker processes (one per core) unless there are few.  ``stats``: weigh the
+    terms as in the larger index this is a segment of."""
+    items = passage_items(texts, meta, articles, settings.title_in_passages)
+    analyse = PassageAnalyser(tokenizer)
+    blocks = count_texts(items, analyse, default_workers(), total=len(texts), on_progress=on_progress)
+    return BM25.from_blocks(blocks, settings.bm25, stats), WordStarts.from_blocks(blocks)
+
+
+class PassageAnalyser:
+    """A passage's index terms and its packed word starts, from one cut of ``prefix + text``.
+
+    Picklable (the tokenizer pickles as its recipe), so the build's worker processes run it."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tokenizer = tokenizer
+
+    def __call__(self, item: tuple[str, str]) -> tuple[list[str], bytes]:
+        prefix, text = item
+        raw = self.tokenizer.cut(prefix + text)
+        return self.tokenizer.terms(raw), pack_word_starts(raw, len(prefix), len(text))
+
+
+def pack_word_starts(words: Sequence[str], skip: int, n_chars: int) -> bytes:
+    """One bit per character of the ``n_chars`` characters after the first ``skip`` of the text
+    ``words`` cut: set where a word starts (the first character always is)."""
+    bits = np.zeros(n_chars, dtype=bool)
+    if n_chars:
+        starts = np.cumsum([0, *map(len, words[:-1])]) - skip
+        bits[starts[(starts >= 0) & (starts < n_chars)]] = True
+        bits[0] = True
+    return np.packbits(bits, bitorder="little").tobytes()
+
+
+def passage_items(
+    texts: Iterable[str], meta: Iterable[Sequence[Any]], articles: Sequence[dict[str, Any]], title_in: bool
+) -> Iterator[tuple[str, str]]:
+    """What is indexed of each passage: (its article's title and section, or nothing; its text)."""
+    for t, row in zip(texts, meta, strict=True):
+        if title_in:
+            art = articles[int(row[0])]
+            yield f"{art['title']} {art['section'] or ''} ", t
+        else:
+            yield "", t
+
+
+class WordStarts:
+    """The packed word starts of every passage of an index: ``data[bounds[i]:bounds[i + 1]]`` is
+    passage i's."""
+
+    def __init__(self, data: bytes | memoryview, bounds: np.ndarray) -> None:
+        self.data = data
+        self.bounds = bounds
+
+    @classmethod
+    def from_blocks(cls, blocks: Sequence[_Block]) -> WordStarts:
+        sizes = [b.mark_sizes for b in blocks]
+        bounds = np.zeros(sum(len(s) for s in sizes) + 1, dtype=np.int64)
+        if sizes:
+            np.cumsum(np.concatenate(sizes), out=bounds[1:])
+        return cls(b"".join(b.marks for b in blocks), bounds)
+
+    @classmethod
+    def load(cls, folder: Path) -> WordStarts:
+        return cls(map_bytes(folder / MARKS_FILE), np.load(folder / BOUNDS_FILE, mmap_mode="r"))
+
+    def save(self, out: FolderWriter) -> None:
+        out.put(MARKS_FILE, bytes(self.data))
+        out.put(BOUNDS_FILE, npy_bytes(self.bounds))
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    def starts(self, i: int, n_chars: int) -> np.ndarray | None:
+        """Where passage i's words start, as offsets in its text of ``n_chars`` characters (None if
+        what is stored does not cover that many: the reader then cuts the text itself)."""
+        a, b = int(self.bounds[i]), int(self.bounds[i + 1])
+        if b - a != (n_chars + 7) // 8:
+            return None
+        packed = np.frombuffer(self.data[a:b], dtype=np.uint8)
+        return np.flatnonzero(np.unpackbits(packed, count=n_chars, bitorder="little"))
