@@ -201,8 +201,9 @@ class _Skipped(logging.Handler):
 
 
 def cmd_index(args: argparse.Namespace, s: Settings) -> int:
+    from qa_service.core.errors import DocumentError
     from qa_service.index.embeddings import get_embedder
-    from qa_service.ops.build import catch_up, load_corpus, publish, resolved
+    from qa_service.ops.build import build_from, catch_up, resolved
     from qa_service.ops.lock import write_lock
 
     show = s.progress if args.progress is None else ("always" if args.progress else False)
@@ -214,24 +215,23 @@ def cmd_index(args: argparse.Namespace, s: Settings) -> int:
     if missing:
         print(f"qa-service index: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    t0, skipped, ingest_log = time.perf_counter(), _Skipped(), logging.getLogger("qa_service.ingest")
-    ingest_log.addHandler(skipped)
-    try:
-        corpus, digests = load_corpus(paths, show_progress=show)
-    finally:
-        ingest_log.removeHandler(skipped)
-    if not corpus.chunks:
-        print("qa-service index: no readable text found; the index was not changed", file=sys.stderr)
-        print("\n".join(_skipped_lines(skipped.files)), file=sys.stderr)
-        return 1
     model = s.embedding_model if args.embedding_model is None else args.embedding_model
     embedder = get_embedder(model) if model else None
     if model and embedder is None:
         print(f"qa-service index: cannot use embedding model {model!r}; indexing for BM25 only", file=sys.stderr)
-    with write_lock(s.index_dir):  # not while a running service is writing an upload
-        backend = publish(
-            s, corpus, digests, embedder, show_progress=show, recreate=args.recreate, configured=resolved(s.corpus)
-        )
+    t0, skipped, ingest_log = time.perf_counter(), _Skipped(), logging.getLogger("qa_service.ingest")
+    ingest_log.addHandler(skipped)
+    try:
+        with write_lock(s.index_dir):  # not while a running service is writing an upload
+            backend = build_from(s, paths, embedder, show, recreate=args.recreate, configured=resolved(s.corpus))
+    except DocumentError as exc:
+        if exc.code != "empty_corpus":
+            raise
+        print("qa-service index: no readable text found; the index was not changed", file=sys.stderr)
+        print("\n".join(_skipped_lines(skipped.files)), file=sys.stderr)
+        return 1
+    finally:
+        ingest_log.removeHandler(skipped)
     try:
         lines = [*backend.summary(), *_skipped_lines(skipped.files), f"took {time.perf_counter() - t0:.1f}s"]
         print("\n".join(lines))

@@ -73,7 +73,7 @@ def test_cleaning_keeps_characters_and_offsets(text):
     ct = squeeze_spaces(clean_document(text))
     assert len(ct.text) == len(ct.offsets)
     assert all(0 <= o < len(text) for o in ct.offsets)
-    assert ct.offsets == sorted(set(ct.offsets))
+    assert list(ct.offsets) == sorted(set(ct.offsets))
     for ch, o in zip(ct.text, ct.offsets, strict=True):
         assert ch.isspace() or text[o] == ch
 

@@ -9,7 +9,8 @@ knowing about each other (load -> clean -> segment -> chunk -> index -> retrieve
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -47,7 +48,14 @@ class CleanText:
     """Cleaned text plus, for each of its characters, the index in the original."""
 
     text: str
-    offsets: list[int]  # len(offsets) == len(text); offsets[i] indexes Document.text
+    offsets: Sequence[int]  # len(offsets) == len(text); offsets[i] indexes Document.text
+
+    def __post_init__(self) -> None:
+        # Kept as 4-byte integers, not a list: a list of ints was over half of what a corpus held
+        # in memory while indexing (about 19 bytes a character against 4; documents are < 2**31
+        # characters, the loaders read files of at most 64 MB).
+        if not isinstance(self.offsets, array):
+            self.offsets = array("i", self.offsets)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original [start, end) covering cleaned characters [start, end)."""
@@ -198,6 +206,32 @@ class Corpus:
 
     def fingerprint(self) -> str:
         return documents_fingerprint(self.documents)
+
+
+@dataclass
+class CorpusStream:
+    """A corpus read one document at a time, so that nothing holds all of it (``qa-service index``).
+
+    ``items`` yields each kept document with its articles and chunks (chunk ``article`` numbers are
+    within the document), once; when it is exhausted, ``user_words`` holds the names learned from every
+    article and ``digests`` the digest of every document loaded, kept or not (``document_digests``)."""
+
+    items: Iterator[tuple[Document, list[Article], list[Chunk]]]
+    paths: list[str] = field(default_factory=list)
+    user_words: list[str] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)
+
+    def collect(self) -> Corpus:
+        """The whole corpus in memory (what ``corpus_from_documents`` gives)."""
+        corpus = Corpus(paths=self.paths)
+        for doc, articles, chunks in self.items:
+            base = len(corpus.articles)
+            corpus.documents.append(doc)
+            corpus.articles.extend(articles)
+            corpus.chunks.extend(chunks)
+            corpus.chunk_article.extend(base + c.article for c in chunks)
+        corpus.user_words = self.user_words
+        return corpus
 
 
 def document_digests(documents: Iterable[Document]) -> dict[str, str]:

@@ -13,14 +13,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa_service.core.errors import ConfigError
-from qa_service.core.models import Corpus
+from qa_service.core.models import Corpus, CorpusStream
 from qa_service.core.settings import BACKENDS, Settings
 from qa_service.index.base import Backend, BackendType, Filters, Ranker
 
 if TYPE_CHECKING:
     from qa_service.index.embeddings import Embedder
 
-__all__ = ["Backend", "BackendType", "Filters", "Ranker", "ServePlan", "build_backend", "open_backend", "pointer_dir"]
+__all__ = [
+    "Backend",
+    "BackendType",
+    "Filters",
+    "Ranker",
+    "ServePlan",
+    "build_backend",
+    "build_backend_streamed",
+    "open_backend",
+    "pointer_dir",
+]
 
 
 def _types(settings: Settings) -> BackendType:
@@ -55,6 +65,19 @@ def build_backend(
     engine's collection afresh."""
     kind = _types(settings)
     return kind.create(corpus, settings, embedder, previous, show_progress=show_progress, recreate=recreate)
+
+
+def build_backend_streamed(
+    settings: Settings,
+    stream: CorpusStream,
+    embedder: Embedder | None = None,
+    previous: Backend | None = None,
+    show_progress: bool = False,
+    recreate: bool = False,
+) -> Backend:
+    """``build_backend`` of a corpus read one document at a time (``qa-service index``)."""
+    kind = _types(settings)
+    return kind.create_streamed(stream, settings, embedder, previous, show_progress=show_progress, recreate=recreate)
 
 
 def pointer_dir(settings: Settings) -> Path:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from qa_service.core.models import Corpus, Hit, Query
+from qa_service.core.models import Corpus, CorpusStream, Hit, Query
 from qa_service.core.settings import Settings
 from qa_service.core.tokenizer import Tokenizer
 
@@ -116,6 +116,10 @@ class Backend(Protocol):
     def summary(self) -> list[str]: ...  # what `qa-service index` prints after a build
 
 
+# What a full build of a corpus left without any text raises (a DocumentError, "empty_corpus").
+EMPTY_CORPUS = "The corpus would have no readable text left."
+
+
 class BackendType(Protocol):
     """The class side of a backend: how it is built and opened from settings."""
 
@@ -130,5 +134,18 @@ class BackendType(Protocol):
         show_progress: bool = False,
         recreate: bool = False,
     ) -> Backend: ...
+
+    def create_streamed(
+        self,
+        stream: CorpusStream,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        previous: Backend | None = None,
+        show_progress: bool = False,
+        recreate: bool = False,
+    ) -> Backend:
+        """``create`` from a corpus read one document at a time, holding as little of it as the
+        backend can; DocumentError ("empty_corpus", EMPTY_CORPUS) if it has no text."""
+        ...
 
     def open(self, settings: Settings, previous: Backend | None = None) -> Backend: ...

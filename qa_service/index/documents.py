@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -10,40 +9,46 @@ from typing import Any
 
 import numpy as np
 
-from qa_service.core.models import Article, Corpus, Hit
+from qa_service.core.models import Article, Corpus, Document, Hit
 from qa_service.index.layout import LayoutStore, layout_record
 
 
 def corpus_records(corpus: Corpus) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The documents and articles as every backend lists them (``/api/documents`` and the source view)."""
-    articles = [
-        {**a.meta(), "index": a.index, "char_start": a.char_start, "char_end": a.char_end} for a in corpus.articles
-    ]
-    n_articles = Counter(a.doc_id for a in corpus.articles)
-    first: dict[str, Article] = {}
+    by_doc: dict[str, list[Article]] = {}
     for a in corpus.articles:
-        first.setdefault(a.doc_id, a)
+        by_doc.setdefault(a.doc_id, []).append(a)
     documents = []
     run = 0  # where the next paged document's characters start in the layout arrays (index/layout.py)
     for d in corpus.documents:
-        fa = first.get(d.id)
-        documents.append(
-            {
-                "id": d.id,
-                "path": d.path,
-                "format": d.format,
-                "title": d.title or (fa.title if fa else d.id),
-                "publisher": d.publisher or (fa.publisher if fa else None),
-                "published": d.published or (fa.published if fa else None),
-                "url": d.url,
-                "articles": n_articles.get(d.id, 0),
-                "chars": len(d.text),
-            }
-        )
+        documents.append(document_record(d, by_doc.get(d.id, []), run))
         if d.layout is not None:
-            documents[-1].update(layout_record(d, run))
             run += len(d.text)
-    return documents, articles
+    return documents, [article_record(a) for a in corpus.articles]
+
+
+def document_record(doc: Document, articles: list[Article], run: int) -> dict[str, Any]:
+    """One document's entry in the documents list; ``run``: where its characters start in the layout
+    arrays, if it is paged."""
+    first = articles[0] if articles else None
+    record = {
+        "id": doc.id,
+        "path": doc.path,
+        "format": doc.format,
+        "title": doc.title or (first.title if first else doc.id),
+        "publisher": doc.publisher or (first.publisher if first else None),
+        "published": doc.published or (first.published if first else None),
+        "url": doc.url,
+        "articles": len(articles),
+        "chars": len(doc.text),
+    }
+    if doc.layout is not None:
+        record.update(layout_record(doc, run))
+    return record
+
+
+def article_record(a: Article) -> dict[str, Any]:
+    return {**a.meta(), "index": a.index, "char_start": a.char_start, "char_end": a.char_end}
 
 
 class DocumentLookup:

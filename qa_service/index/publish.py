@@ -111,7 +111,7 @@ def remove_old_versions(root: Path, keep: str) -> None:
     for p in root.iterdir():
         if p.name == keep or p.name == CURRENT or p.name.startswith("README"):
             continue
-        if p.is_dir() and (p.name.startswith("v-") or p.name.startswith(".tmp-")):
+        if p.is_dir() and p.name.startswith(("v-", ".tmp-", ".spool-")):
             shutil.rmtree(p, ignore_errors=True)
         elif p.is_file() and p.name.startswith(f".{CURRENT}."):
             p.unlink(missing_ok=True)
@@ -129,6 +129,14 @@ class FolderWriter:
     def put(self, name: str, data: bytes) -> None:
         write_file(self.tmp / name, data)
         self.files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+    def put_file(self, name: str, source: Path) -> None:
+        """Put a file already written on this filesystem: hard-linked, not copied (a spooled build's
+        texts, index/embedded/spool.py), and checksummed by reading it, not by mapping it."""
+        with open(source, "rb") as f:
+            os.fsync(f.fileno())
+        os.link(source, self.tmp / name)
+        self.files[name] = {"sha256": sha256_file(source), "bytes": source.stat().st_size}
 
     def finish(self, manifest: dict[str, Any]) -> dict[str, Any]:
         manifest = {**manifest, "files": self.files}

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
+from itertools import chain, islice
 from pathlib import Path
 
-from qa_service.core.models import Article, Chunk, ChunkSettings, Corpus, Document
-from qa_service.core.parallel import default_workers
+from qa_service.core.models import Article, Chunk, ChunkSettings, Corpus, CorpusStream, Document, document_digests
+from qa_service.core.parallel import bounded_imap, default_workers
 from qa_service.core.progress import progress, progress_bar
 from qa_service.ingest.chunking import chunk_article
 from qa_service.ingest.cleaning import clean_document
 from qa_service.ingest.loaders import load_paths
 from qa_service.ingest.segment import segment
-from qa_service.ingest.userdict import learn_names
+from qa_service.ingest.userdict import NameCounter
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +36,29 @@ def _process_batch(args: tuple[list[Document], ChunkSettings]) -> list[tuple[lis
 
 
 def _processed(
-    docs: list[Document], settings: ChunkSettings, show_progress: bool, workers: int | None
+    docs: Iterable[Document], settings: ChunkSettings, show_progress: bool, workers: int | None
 ) -> Iterator[tuple[Document, tuple[list[Article], list[Chunk]]]]:
-    """Each document with its articles and chunks, in order; in worker processes for large corpora."""
+    """Each document with its articles and chunks, in order; in worker processes when there are
+    ``PARALLEL_MIN_DOCS`` or more, a few batches in flight at a time (the input may be a stream)."""
     workers = default_workers() if workers is None else workers
-    if workers <= 1 or len(docs) < PARALLEL_MIN_DOCS:
-        for doc in progress(docs, desc="segmenting", unit="doc", enabled=show_progress):
+    total = len(docs) if isinstance(docs, Sized) else None
+    it = iter(docs)
+    head = list(islice(it, PARALLEL_MIN_DOCS))
+    if workers <= 1 or len(head) < PARALLEL_MIN_DOCS:
+        for doc in progress(chain(head, it), desc="segmenting", unit="doc", enabled=show_progress, total=total):
             yield doc, process_document(doc, settings)
         return
-    batches = [docs[i : i + BATCH] for i in range(0, len(docs), BATCH)]
+    batches = ((batch, settings) for batch in _batches(chain(head, it), BATCH))
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with progress_bar(len(docs), "segmenting", "doc", show_progress) as advance, ctx.Pool(workers) as pool:
-        for batch, results in zip(batches, pool.imap(_process_batch, [(b, settings) for b in batches]), strict=True):
+    with progress_bar(total, "segmenting", "doc", show_progress) as advance, ctx.Pool(workers) as pool:
+        for (batch, _), results in bounded_imap(pool, _process_batch, batches, 2 * workers):
             yield from zip(batch, results, strict=True)
             advance(len(batch))
+
+
+def _batches(items: Iterator[Document], size: int) -> Iterator[list[Document]]:
+    while batch := list(islice(items, size)):
+        yield batch
 
 
 def build_corpus(
@@ -71,17 +81,37 @@ def corpus_from_documents(
 ) -> Corpus:
     """Clean, segment and chunk ``docs``; with ``PARALLEL_MIN_DOCS`` or more, in ``workers`` processes
     (default: one per core).  The result is the same either way."""
-    corpus = Corpus(paths=paths or [])
+    return stream_corpus(docs, settings, show_progress, paths, workers).collect()
+
+
+def stream_corpus(
+    docs: Iterable[Document],
+    settings: ChunkSettings = ChunkSettings(),
+    show_progress: bool = False,
+    paths: list[str] | None = None,
+    workers: int | None = None,
+) -> CorpusStream:
+    """``docs`` cleaned, segmented and chunked one at a time as the stream is read (documents
+    left without text are skipped); the names to keep whole are learned on the way."""
+    stream = CorpusStream(iter(()), paths=paths or [])
+    stream.items = _kept(stream, docs, settings, show_progress, workers)
+    return stream
+
+
+def _kept(
+    stream: CorpusStream, docs: Iterable[Document], settings: ChunkSettings, show_progress: bool, workers: int | None
+) -> Iterator[tuple[Document, list[Article], list[Chunk]]]:
+    names = NameCounter()
+    counts = [0, 0, 0]
     for doc, (articles, chunks) in _processed(docs, settings, show_progress, workers):
+        stream.digests.update(document_digests([doc]))
         if not chunks:
             log.warning("skipping %s: no text left after cleaning", doc.id)
             continue
-        base = len(corpus.articles)
-        corpus.documents.append(doc)
-        corpus.articles.extend(articles)
-        for c in chunks:
-            corpus.chunks.append(c)
-            corpus.chunk_article.append(base + c.article)
-    corpus.user_words = learn_names(corpus.articles)
-    log.info("%d documents, %d articles, %d passages", len(corpus.documents), len(corpus.articles), len(corpus.chunks))
-    return corpus
+        names.add(articles)
+        counts[0] += 1
+        counts[1] += len(articles)
+        counts[2] += len(chunks)
+        yield doc, articles, chunks
+    stream.user_words = names.names()
+    log.info("%d documents, %d articles, %d passages", *counts)

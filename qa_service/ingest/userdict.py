@@ -28,16 +28,30 @@ _NOT_IN_NAMES = {"v", "d", "c", "p", "u", "r", "m"}
 
 def learn_names(articles: Iterable[Article]) -> list[str]:
     """Names to keep whole: attributions like （区人社局）, and 某某街道/镇/乡 seen in the text."""
-    names: Counter[str] = Counter()
-    for a in articles:
-        if a.attribution and re.fullmatch(f"[{IDEOGRAPH}]{{2,14}}", a.attribution):
-            names[a.attribution] += 2
-        for text in (a.title, a.body.text):
-            for m in ATTRIBUTION_TAIL.finditer(text):
-                if re.fullmatch(f"[{IDEOGRAPH}]{{2,14}}", m.group(1)) and m.group(1).endswith(NAME_SUFFIXES):
-                    names[m.group(1)] += 2
-            for m in _NAME_IN_TEXT.finditer(text):
-                name = m.group(1)
-                if not _BAD_NAME_START.match(name):
-                    names[name] += 1
-    return sorted(n for n, c in names.items() if c >= 2 or _looks_like_name(n))
+    counter = NameCounter()
+    counter.add(articles)
+    return counter.names()
+
+
+class NameCounter:
+    """``learn_names`` over articles seen a few at a time (a corpus streamed document by document)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def add(self, articles: Iterable[Article]) -> None:
+        names = self.counts
+        for a in articles:
+            if a.attribution and re.fullmatch(f"[{IDEOGRAPH}]{{2,14}}", a.attribution):
+                names[a.attribution] += 2
+            for text in (a.title, a.body.text):
+                for m in ATTRIBUTION_TAIL.finditer(text):
+                    if re.fullmatch(f"[{IDEOGRAPH}]{{2,14}}", m.group(1)) and m.group(1).endswith(NAME_SUFFIXES):
+                        names[m.group(1)] += 2
+                for m in _NAME_IN_TEXT.finditer(text):
+                    name = m.group(1)
+                    if not _BAD_NAME_START.match(name):
+                        names[name] += 1
+
+    def names(self) -> list[str]:
+        return sorted(n for n, c in self.counts.items() if c >= 2 or _looks_like_name(n))

@@ -28,11 +28,12 @@ from typing import Any
 from qa_service.core.errors import BackendUnavailable, DocumentError, IndexError_, IndexMissing
 from qa_service.core.models import Corpus, Document, document_digests, documents_fingerprint, fingerprint_of
 from qa_service.core.settings import Settings
-from qa_service.index import Backend, build_backend, open_backend, pointer_dir
+from qa_service.index import Backend, build_backend, build_backend_streamed, open_backend, pointer_dir
+from qa_service.index.base import EMPTY_CORPUS
 from qa_service.index.embeddings import Embedder, get_embedder
 from qa_service.index.publish import CURRENT
 from qa_service.ingest.loaders import load_paths
-from qa_service.ingest.pipeline import corpus_from_documents
+from qa_service.ingest.pipeline import corpus_from_documents, stream_corpus
 from qa_service.ops.lock import write_lock
 
 log = logging.getLogger(__name__)
@@ -112,19 +113,9 @@ def publish(
     """Index ``corpus``, make it the live version and record what it was built from (the caller holds
     the write lock).  ``configured``: the ``QA_CORPUS`` in force (default: the one recorded before)."""
     if not corpus.chunks:
-        raise DocumentError("The corpus would have no readable text left.", "empty_corpus")
+        raise DocumentError(EMPTY_CORPUS, "empty_corpus")
     backend = build_backend(settings, corpus, embedder, previous, show_progress=show_progress, recreate=recreate)
-    before = read_state(settings) or {}
-    write_state(
-        settings,
-        {
-            "corpus": configured or before.get("corpus") or resolved(settings.corpus),
-            "paths": corpus.paths,
-            "fingerprint": fingerprint_of(digests),
-            "documents": digests,
-            "version": live_version(settings),
-        },
-    )
+    _record_build(settings, corpus.paths, digests, configured)
     return backend
 
 
@@ -136,9 +127,29 @@ def build_from(
     recreate: bool = False,
     configured: list[str] | None = None,
 ) -> Backend:
-    """Load, clean and index ``paths`` (default: the corpus and the upload folder) and publish them."""
-    corpus, digests = load_corpus(paths if paths is not None else settings.corpus_paths(), show_progress)
-    return publish(settings, corpus, digests, embedder, None, show_progress, recreate, configured)
+    """Load, clean and index ``paths`` (default: the corpus and the upload folder) and publish them,
+    one document at a time: the embedded backend never holds the whole corpus in memory (its
+    spool.py).  With no text left, a DocumentError ("empty_corpus") and the live index unchanged.
+    The caller holds the write lock."""
+    found = resolved(paths if paths is not None else settings.corpus_paths())
+    stream = stream_corpus(load_paths(found), show_progress=show_progress, paths=found)
+    backend = build_backend_streamed(settings, stream, embedder, show_progress=show_progress, recreate=recreate)
+    _record_build(settings, stream.paths, stream.digests, configured)
+    return backend
+
+
+def _record_build(settings: Settings, paths: list[str], digests: dict[str, str], configured: list[str] | None) -> None:
+    before = read_state(settings) or {}
+    write_state(
+        settings,
+        {
+            "corpus": configured or before.get("corpus") or resolved(settings.corpus),
+            "paths": paths,
+            "fingerprint": fingerprint_of(digests),
+            "documents": digests,
+            "version": live_version(settings),
+        },
+    )
 
 
 # -- start-up ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from qa_service.core.parallel import bounded_imap
 from qa_service.index.embedded.terms import TermTable, _table_from_bytes
 
 # Passages per unit of work when building: each becomes one grouped block of postings.
@@ -172,11 +173,13 @@ def count_texts(
     workers: int,
     total: int | None = None,
     chunk: int = CHUNK,
-    parallel_min: int = PARALLEL_MIN,
+    parallel_min: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> list[_Block]:
     """The blocks of ``items`` analysed and counted in ``workers`` processes, or in this one when
-    there is one worker or fewer than ``parallel_min`` items (``total``; None: look ahead)."""
+    there is one worker or fewer than ``parallel_min`` (default PARALLEL_MIN) items (``total``;
+    None: look ahead)."""
+    parallel_min = PARALLEL_MIN if parallel_min is None else parallel_min
     it = iter(items)
     if total is None:
         head = list(islice(it, parallel_min))
@@ -199,7 +202,8 @@ def count_in_workers(
     ctx = mp.get_context("fork" if "fork" in methods else "spawn")
     blocks = []
     with ctx.Pool(workers, initializer=_worker_init, initargs=(analyse,)) as pool:
-        for block in pool.imap(_worker_count, _chunks(items, chunk)):
+        # A few blocks in flight at a time: the items may be read from disk as they are needed.
+        for _, block in bounded_imap(pool, _worker_count, _chunks(items, chunk), 2 * workers):
             blocks.append(block)
             if on_progress:
                 on_progress(len(block.lengths))

@@ -69,6 +69,21 @@ EMBEDDING_KEYS = "embedding_keys.npy"
 REBUILD = "rebuild with `qa-service index`"
 
 
+def new_manifest(
+    settings: IndexSettings, paths: list[str], fingerprint: str, counts: dict[str, int], seconds: float
+) -> dict[str, Any]:
+    """The manifest of a full build, in memory or spooled (spool.py)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "segment_id": uuid.uuid4().hex,  # follows the folder into every version that keeps it
+        "settings": settings.to_dict(),
+        "corpus": {"paths": paths, "fingerprint": fingerprint},
+        "counts": counts,
+        "build_seconds": round(seconds, 3),
+    }
+
+
 class EmbeddedIndex(DocumentLookup):
     name = "embedded"
 
@@ -102,6 +117,7 @@ class EmbeddedIndex(DocumentLookup):
         self.vectors = vectors
         self.layout = layout
         self.words = words  # where each passage's words start (None: not stored, the reader cuts them)
+        self.spooled: Path | None = None  # the folder of a spooled build's texts (spool.py), linked in on save
         self.location: Path | None = None  # the version folder it was saved to or loaded from
 
     # -- building -------------------------------------------------------
@@ -134,20 +150,13 @@ class EmbeddedIndex(DocumentLookup):
             bm25, words = index_passages(texts, chunk_meta, articles, tokenizer, settings, stats, advance)
         chunk_text, chunk_bounds = pack_texts(texts)
         doc_text, doc_bounds = pack_texts([d.text for d in corpus.documents])
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "segment_id": uuid.uuid4().hex,  # follows the folder into every version that keeps it
-            "settings": settings.to_dict(),
-            "corpus": {"paths": corpus.paths, "fingerprint": corpus.fingerprint()},
-            "counts": {
-                "documents": len(documents),
-                "articles": len(articles),
-                "passages": len(corpus.chunks),
-                "terms": len(bm25.vocab),
-            },
-            "build_seconds": round(time.perf_counter() - t0, 3),
+        counts = {
+            "documents": len(documents),
+            "articles": len(articles),
+            "passages": len(corpus.chunks),
+            "terms": len(bm25.vocab),
         }
+        manifest = new_manifest(settings, corpus.paths, corpus.fingerprint(), counts, time.perf_counter() - t0)
         index = cls(
             bm25, tokenizer, chunk_text, chunk_bounds, chunk_meta, articles, documents, doc_text, doc_bounds, manifest
         )
@@ -288,12 +297,12 @@ class EmbeddedIndex(DocumentLookup):
         for name, meta in self.bm25.save(out.tmp).items():  # bm25.json, bm25_*.npy, bm25_terms.bin, …
             out.files[name] = meta
         out.put("userdict.json", json_bytes(self.tokenizer.user_words))
-        out.put("chunk_text.bin", bytes(self._chunk_text))
+        self._put_text(out, "chunk_text.bin", self._chunk_text)
         out.put("chunk_bounds.npy", npy_bytes(self._chunk_bounds))
         out.put("chunk_meta.npy", npy_bytes(self._chunk_meta))
         out.put("articles.json", json_bytes(self.articles))
         out.put("documents.json", json_bytes(self.documents))
-        out.put("doc_text.bin", bytes(self._doc_text))
+        self._put_text(out, "doc_text.bin", self._doc_text)
         out.put("doc_bounds.npy", npy_bytes(self._doc_bounds))
         if self.words is not None:
             self.words.save(out)
@@ -306,6 +315,12 @@ class EmbeddedIndex(DocumentLookup):
             out.put(EMBEDDING_KEYS, npy_bytes(np.asarray(self.vectors.keys, dtype=np.uint8)))
             manifest["embeddings"] = {**self.manifest.get("embeddings", {}), **self.vectors.meta()}
         return manifest, kept
+
+    def _put_text(self, out: FolderWriter, name: str, data: bytes | memoryview) -> None:
+        if self.spooled is not None and (self.spooled / name).is_file():
+            out.put_file(name, self.spooled / name)
+        else:
+            out.put(name, bytes(data))
 
     def _saved_to(self, where: Path, kept: dict[str, int]) -> None:
         self.location = where

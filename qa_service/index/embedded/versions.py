@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa_service.core.errors import DocumentError, IndexError_, IndexIncompatible
-from qa_service.core.models import Corpus
+from qa_service.core.models import Corpus, CorpusStream
 from qa_service.core.settings import Settings
 from qa_service.index.embedded.merging import merged_segment, plan_merge
 from qa_service.index.embedded.rankers import vectors_match
 from qa_service.index.embedded.ranking import union_mean_idf
 from qa_service.index.embedded.segments import FLAT, SEGMENTS_FORMAT, Segment, SegmentReader
+from qa_service.index.embedded.spool import spooled_index
 from qa_service.index.embedded.store import REBUILD, EmbeddedIndex, IndexSettings
 from qa_service.index.embeddings import PassageVectors
 from qa_service.index.publish import VersionWriter, link_folder, read_folder_manifest, read_live_manifest
@@ -71,14 +72,36 @@ class SegmentedIndex(SegmentReader):
     ) -> SegmentedIndex:
         """A full build: one index folder as the new live version.  Vectors of unchanged passages are
         reused from ``previous`` (default: the live index on disk)."""
-        vectors = None
-        if embedder is not None:
-            vectors = getattr(previous, "vectors", None) if previous is not None else previous_vectors(settings)
+        vectors = _reusable_vectors(settings, previous) if embedder is not None else None
         built = IndexSettings(segmenter=settings.tokenizer)
         batch = settings.embedding_batch
         index = EmbeddedIndex.build(corpus, built, show_progress, embedder=embedder, previous=vectors, batch_size=batch)
         index.save(settings.index_dir)
         return cls([Segment(FLAT, index)], index.manifest, Path(settings.index_dir))
+
+    @classmethod
+    def create_streamed(
+        cls,
+        stream: CorpusStream,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        previous: Backend | None = None,
+        show_progress: bool = False,
+        recreate: bool = False,
+    ) -> SegmentedIndex:
+        """``create`` of a streamed corpus, spooled to disk as it comes (spool.py): the same index,
+        without holding the corpus in memory."""
+        root = Path(settings.index_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        built = IndexSettings(segmenter=settings.tokenizer)
+        index, spool = spooled_index(stream, root, built, show_progress)
+        try:
+            if embedder is not None:
+                index.embed(embedder, _reusable_vectors(settings, previous), settings.embedding_batch, show_progress)
+            index.save(root)
+        finally:
+            spool.discard()
+        return cls([Segment(FLAT, index)], index.manifest, root)
 
     @classmethod
     def load(
@@ -239,6 +262,11 @@ def _identity(manifest: dict[str, Any], name: str) -> str:
     """What a segment is known by across versions: its id (its folder's name changes when a full build's
     folder becomes a segment), or its name for a folder written before segments had ids."""
     return manifest.get("segment_id") or name
+
+
+def _reusable_vectors(settings: Settings, previous: Backend | None) -> PassageVectors | None:
+    """The passage vectors a full build may reuse: ``previous``'s, else the live index's on disk."""
+    return getattr(previous, "vectors", None) if previous is not None else previous_vectors(settings)
 
 
 def previous_vectors(settings: Settings) -> PassageVectors | None:

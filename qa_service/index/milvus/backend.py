@@ -40,11 +40,11 @@ from typing import Any
 
 import numpy as np
 
-from qa_service.core.errors import IndexCorrupt, IndexIncompatible, IndexMissing
-from qa_service.core.models import Corpus
+from qa_service.core.errors import DocumentError, IndexCorrupt, IndexIncompatible, IndexMissing
+from qa_service.core.models import Corpus, CorpusStream
 from qa_service.core.settings import Settings
 from qa_service.core.tokenizer import Tokenizer
-from qa_service.index.base import Backend, Ranker
+from qa_service.index.base import EMPTY_CORPUS, Backend, Ranker
 from qa_service.index.documents import DocumentLookup, LocatingRanker
 from qa_service.index.embedded.store import IndexSettings, index_tokenizer
 from qa_service.index.embeddings import Embedder, query_encoder
@@ -219,6 +219,22 @@ class MilvusIndex(DocumentLookup):
         index = cls._open(settings, store, check=False)
         index.stats = stats
         return index
+
+    @classmethod
+    def create_streamed(
+        cls,
+        stream: CorpusStream,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        previous: Backend | None = None,
+        show_progress: bool = False,
+        recreate: bool = False,
+    ) -> MilvusIndex:
+        """``create`` of the whole streamed corpus: the collection is synced from the corpus in memory."""
+        corpus = stream.collect()
+        if not corpus.chunks:
+            raise DocumentError(EMPTY_CORPUS, "empty_corpus")
+        return cls.create(corpus, settings, embedder, previous, show_progress, recreate)
 
     @classmethod
     def open(

@@ -1,0 +1,186 @@
+"""A full build from a corpus streamed one document at a time, holding none of it in memory.
+
+``qa-service index`` used to load the whole corpus as Python objects (documents, articles with a
+cleaned copy of their text, passages) before tokenizing any of it: about 11 KB a passage, so a
+million passages needed over 10 GB before the index itself.  Here each document, as it comes out of
+cleaning and chunking, is written to disk and dropped: its text and its passages' texts appended to
+the two files the index keeps (``doc_text.bin``, ``chunk_text.bin``), its records and passage rows
+kept (a few hundred bytes an article).  Once the stream ends, the names learned from the whole
+corpus are known, so the passages are read back from disk in order, cut and counted in worker
+processes, and the texts are hard-linked into the version folder: the result is the same index,
+file for file, as ``EmbeddedIndex.build`` of the same corpus in memory (tests/test_spool.py).
+
+What still grows with the corpus: BM25's postings while they are merged (about 2.5 KB a passage),
+the records, and the page layout of PDFs (about 18 bytes a character).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from array import array
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa_service.core.errors import DocumentError
+from qa_service.core.models import Article, Chunk, CorpusStream, Document, document_digests, fingerprint_of
+from qa_service.core.progress import progress_bar
+from qa_service.core.tokenizer import Tokenizer
+from qa_service.index.documents import article_record, document_record
+from qa_service.index.embedded.config import IndexSettings
+from qa_service.index.embedded.store import EmbeddedIndex, new_manifest
+from qa_service.index.embedded.words import index_passages
+from qa_service.index.layout import LayoutStore
+from qa_service.index.publish import map_bytes
+
+CHUNK_TEXT, DOC_TEXT = "chunk_text.bin", "doc_text.bin"
+READ_BLOCK = 1 << 24  # bytes of passage text read back at a time
+
+
+class CorpusSpool:
+    """Documents written to a folder on the index's filesystem as they come (``add``), then indexed
+    (``index``).  Remove the folder with ``discard`` once the index is saved (its texts are
+    hard-linked into the version folder) or if the build fails."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True)
+        self.folder = folder
+        self._chunk_file = open(folder / CHUNK_TEXT, "wb")  # noqa: SIM115 - closed by close()
+        self._doc_file = open(folder / DOC_TEXT, "wb")  # noqa: SIM115
+        self.chunk_bounds = array("q", [0])
+        self.doc_bounds = array("q", [0])
+        self.chunk_meta = array("q")  # article, char_start, char_end of each passage
+        self.documents: list[dict[str, Any]] = []
+        self.articles: list[dict[str, Any]] = []
+        self.digests: dict[str, str] = {}  # of the documents kept (the index's fingerprint)
+        self._pages: list[np.ndarray] = []
+        self._boxes: list[np.ndarray] = []
+        self._originals: dict[str, tuple[Path, str]] = {}
+        self._run = 0  # characters of paged documents so far
+
+    def add(self, doc: Document, articles: list[Article], chunks: list[Chunk]) -> None:
+        base = len(self.articles)
+        self.documents.append(document_record(doc, articles, self._run))
+        self.articles.extend(article_record(a) for a in articles)
+        self.digests.update(document_digests([doc]))
+        _append(self._doc_file, self.doc_bounds, doc.text)
+        for c in chunks:
+            _append(self._chunk_file, self.chunk_bounds, c.text)
+            self.chunk_meta.extend((base + c.article, c.char_start, c.char_end))
+        if doc.layout is not None:
+            paged = LayoutStore.from_documents([doc])
+            self._pages.append(paged.pages)
+            self._boxes.append(paged.boxes)
+            self._originals.update(paged.originals)
+            self._run += len(doc.text)
+
+    def __len__(self) -> int:
+        return len(self.chunk_bounds) - 1
+
+    def index(
+        self, settings: IndexSettings, user_words: Sequence[str], paths: list[str], show_progress: bool = False
+    ) -> EmbeddedIndex:
+        """The index of everything added, its texts mapped from the spooled files."""
+        t0 = time.perf_counter()
+        self._chunk_file.close()
+        self._doc_file.close()
+        if not len(self):
+            raise DocumentError("The corpus would have no readable text left.", "empty_corpus")
+        tokenizer = Tokenizer(user_words, bigrams=settings.bigrams, segmenter=settings.segmenter)
+        bounds = np.frombuffer(self.chunk_bounds, dtype=np.int64)
+        meta = np.frombuffer(self.chunk_meta, dtype=np.int64).reshape(-1, 3)
+        texts = SpooledTexts(self.folder / CHUNK_TEXT, bounds)
+        with progress_bar(len(texts), "indexing", "passage", show_progress) as advance:
+            bm25, words = index_passages(texts, meta, self.articles, tokenizer, settings, None, advance)
+        counts = {
+            "documents": len(self.documents),
+            "articles": len(self.articles),
+            "passages": len(self),
+            "terms": len(bm25.vocab),
+        }
+        manifest = new_manifest(settings, paths, fingerprint_of(self.digests), counts, time.perf_counter() - t0)
+        index = EmbeddedIndex(
+            bm25,
+            tokenizer,
+            map_bytes(self.folder / CHUNK_TEXT),
+            bounds,
+            meta,
+            self.articles,
+            self.documents,
+            map_bytes(self.folder / DOC_TEXT),
+            np.frombuffer(self.doc_bounds, dtype=np.int64),
+            manifest,
+            layout=self._layout(),
+            words=words,
+        )
+        index.spooled = self.folder
+        return index
+
+    def _layout(self) -> LayoutStore:
+        if not self._pages:
+            return LayoutStore.from_documents([])
+        return LayoutStore(np.concatenate(self._pages), np.concatenate(self._boxes), dict(self._originals))
+
+    def discard(self) -> None:
+        for f in (self._chunk_file, self._doc_file):
+            f.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def spooled_index(
+    stream: CorpusStream, root: Path, settings: IndexSettings, show_progress: bool = False
+) -> tuple[EmbeddedIndex, CorpusSpool]:
+    """The index of a streamed corpus, spooled in a folder of ``root`` (the index folder, so that its
+    texts can be hard-linked into the version).  Discard the spool once the index is saved."""
+    spool = CorpusSpool(root / f".spool-{uuid.uuid4().hex[:12]}")
+    try:
+        for doc, articles, chunks in stream.items:
+            spool.add(doc, articles, chunks)
+        return spool.index(settings, stream.user_words, stream.paths, show_progress), spool
+    except BaseException:
+        spool.discard()
+        raise
+
+
+class SpooledTexts(Sequence[str]):
+    """The passage texts of a spooled file, read in order in large blocks (not mapped: a mapping
+    would keep every page read resident in the building process)."""
+
+    def __init__(self, path: Path, bounds: np.ndarray) -> None:
+        self.path = path
+        self.bounds = bounds
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        a, b = int(self.bounds[i]), int(self.bounds[i + 1])
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            return os.pread(fd, b - a, a).decode("utf-8")
+        finally:
+            os.close(fd)
+
+    def __iter__(self) -> Iterator[str]:
+        with open(self.path, "rb") as f:
+            i, n = 0, len(self)
+            while i < n:
+                # As many whole passages as fit in READ_BLOCK (at least one).
+                j = max(i + 1, int(np.searchsorted(self.bounds, self.bounds[i] + READ_BLOCK, side="right")) - 1)
+                j = min(j, n)
+                block = f.read(int(self.bounds[j] - self.bounds[i]))
+                base = int(self.bounds[i])
+                for k in range(i, j):
+                    yield block[int(self.bounds[k]) - base : int(self.bounds[k + 1]) - base].decode("utf-8")
+                i = j
+
+
+def _append(f: Any, bounds: array, text: str) -> None:
+    data = text.encode("utf-8")
+    f.write(data)
+    bounds.append(bounds[-1] + len(data))
