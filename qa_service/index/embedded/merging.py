@@ -94,10 +94,19 @@ def merged_segment(
     for key in ("files", "embeddings", "originals"):
         manifest.pop(key, None)
     index = EmbeddedIndex(
-        bm25, tokenizer, chunk_text, chunk_bounds, meta, out.articles, out.documents, doc_text, doc_bounds, manifest
+        bm25,
+        tokenizer,
+        chunk_text,
+        chunk_bounds,
+        meta,
+        out.articles,
+        out.documents,
+        doc_text,
+        doc_bounds,
+        manifest,
+        layout=out.layout(),
+        words=words,
     )
-    index.words = words
-    index.layout = out.layout()
     index.vectors = out.vectors(parts)
     if index.vectors is not None:
         index.manifest["embeddings"] = index.vectors.meta()

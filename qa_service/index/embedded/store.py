@@ -157,11 +157,11 @@ class EmbeddedIndex(DocumentLookup):
             "terms": len(bm25.vocab),
         }
         manifest = new_manifest(settings, corpus.paths, corpus.fingerprint(), counts, time.perf_counter() - t0)
+        layout = LayoutStore.from_documents(corpus.documents)
         index = cls(
-            bm25, tokenizer, chunk_text, chunk_bounds, chunk_meta, articles, documents, doc_text, doc_bounds, manifest
+            bm25, tokenizer, chunk_text, chunk_bounds, chunk_meta, articles, documents, doc_text, doc_bounds, manifest,
+            layout=layout, words=words,
         )
-        index.words = words
-        index.layout = LayoutStore.from_documents(corpus.documents)
         if embedder is not None:
             index.embed(embedder, previous, batch_size, show_progress)
         return index
