@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import qa_service.index.embedded.spool as spool_module
@@ -49,7 +50,8 @@ def in_memory_build(paths: list[Path], index_dir: Path) -> None:
     EmbeddedIndex.build(corpus).save(index_dir)
 
 
-def test_the_streamed_seed_build_is_the_in_memory_build_file_for_file(tmp_path):
+def test_the_streamed_seed_build_is_the_in_memory_build_file_for_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(counting, "SCATTER_POSTINGS", 1000)  # the postings file written in many term ranges
     settings = Settings(index_dir=str(tmp_path / "streamed"), corpus=[str(SEEDS)])
     build_from(settings).close()
     in_memory_build([SEEDS], tmp_path / "memory")
@@ -112,3 +114,17 @@ def test_a_streamed_corpus_without_text_leaves_the_live_index_as_it_was(tmp_path
     assert exc.value.code == "empty_corpus"
     assert current_version_dir(tmp_path / "index") == before
     assert not [p for p in (tmp_path / "index").iterdir() if p.name.startswith(".spool-")]
+
+
+def test_spilled_postings_read_back_with_their_own_term_frequency_width(tmp_path):
+    spill = counting.BlockSpill(tmp_path / "spill")
+    narrow = counting._Counter(1).count([(["a", "b", "a"], b""), (["b"], b"")])
+    wide = counting._Counter(2).count([(["c"] * 70_000, b""), (["c", "d"], b"")])
+    assert narrow.tf.dtype == np.uint16 and wide.tf.dtype == np.int32
+    kept = [(b.docs.copy(), b.tf.copy()) for b in (narrow, wide)]
+    spilled = [spill.put(narrow), spill.put(wide)]
+    assert all(len(b.docs) == 0 for b in spilled)
+    for b, (docs, tf) in zip(spilled, kept, strict=True):
+        got_docs, got_tf = spill.read(b)
+        assert got_docs.tolist() == docs.tolist() and got_tf.tolist() == tf.tolist()
+    spill.close()

@@ -43,6 +43,7 @@ from qa_service.core.parallel import default_workers
 from qa_service.index.embedded.counting import (
     CHUNK,
     PARALLEL_MIN,
+    BlockSpill,
     Tokens,
     _Block,
     count_texts,
@@ -50,9 +51,10 @@ from qa_service.index.embedded.counting import (
     document_frequencies,
     merge_terms,
     scatter_postings,
+    write_scattered,
 )
 from qa_service.index.embedded.postings import Postings, _bytes_array, _copy_file, _write, open_postings, write_postings
-from qa_service.index.embedded.ranking import MIN_IDF, max_idf, okapi_idf, raw_mean_idf, select_top_k
+from qa_service.index.embedded.ranking import MIN_IDF, length_norm, max_idf, okapi_idf, raw_mean_idf, select_top_k
 from qa_service.index.embedded.terms import TermTable, _DictTerms
 
 __all__ = [
@@ -197,8 +199,16 @@ class BM25(TermIdf):
         return cls.from_blocks(blocks, params, stats)
 
     @classmethod
-    def from_blocks(cls, blocks: list[_Block], params: BM25Params, stats: CorpusStats | None = None) -> BM25:
-        """The index of counted blocks (counting.py); ``stats`` as for ``build``."""
+    def from_blocks(
+        cls,
+        blocks: list[_Block],
+        params: BM25Params,
+        stats: CorpusStats | None = None,
+        spill: tuple[BlockSpill, Path] | None = None,
+    ) -> BM25:
+        """The index of counted blocks (counting.py); ``stats`` as for ``build``.  ``spill``: the
+        BlockSpill holding the blocks' postings, and the file to write the postings to (read from it
+        by queries) instead of holding them in memory."""
         table, gmap = merge_terms(blocks)
         n_docs = sum(len(b.lengths) for b in blocks)
         if n_docs == 0:
@@ -215,10 +225,18 @@ class BM25(TermIdf):
             everywhere = df + stats.df_elsewhere(list(table))
             idf = okapi_idf(everywhere, n_docs + stats.n_docs, params, mean)
             avgdl = (total_len + stats.total_len) / (n_docs + stats.n_docs)
-        norm = _length_norm(doc_len, params, avgdl)
-        indptr, indices, weights = scatter_postings(blocks, gmap, df, idf, norm, params.k1)
+        norm = length_norm(doc_len, params, avgdl)
         idf32 = idf.astype(np.float32)
-        return cls(table, indptr, indices, weights, n_docs, params, idf32, total_len, mean, avgdl)
+        if spill is None:
+            indptr, indices, weights = scatter_postings(blocks, gmap, df, idf, norm, params.k1)
+            return cls(table, indptr, indices, weights, n_docs, params, idf32, total_len, mean, avgdl)
+        indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
+        _write(spill[1], lambda f: write_scattered(f, blocks, spill[0], gmap, indptr, idf, norm, params.k1))
+        empty_i, empty_w = np.zeros(0, np.int32), np.zeros(0, np.float32)
+        bm = cls(table, indptr, empty_i, empty_w, n_docs, params, idf32, total_len, mean, avgdl)
+        bm.postings_mode, bm._source = "read", spill[1]
+        bm._postings = open_postings(spill[1], "read", bm)
+        return bm
 
     # -- persistence --------------------------------------------------------
     def save(self, directory: str | Path) -> dict[str, dict[str, Any]]:
@@ -369,12 +387,6 @@ class BM25(TermIdf):
         ids, reps = self.term_ids(tokens)
         acc, docs = self._accumulate(ids, reps)
         return select_top_k(acc, docs, k)
-
-
-def _length_norm(doc_len: np.ndarray, params: BM25Params, avgdl: float) -> np.ndarray:
-    """``k1 * (1 - b + b * len / avgdl)`` of each passage (float64 lengths)."""
-    avgdl = avgdl or 1.0
-    return params.k1 * (1 - params.b + params.b * doc_len / avgdl)
 
 
 def _check_sizes(d: Path, meta: dict[str, Any], table: TermTable, indptr: np.ndarray) -> None:

@@ -16,13 +16,15 @@ import os
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qa_service.core.parallel import bounded_imap
+from qa_service.index.embedded.postings import write_postings
 from qa_service.index.embedded.terms import TermTable, _table_from_bytes
 
 # Passages per unit of work when building: each becomes one grouped block of postings.
@@ -45,6 +47,7 @@ class _Block:
     tf: np.ndarray  # uint16 or int32 term frequency of each posting
     marks: bytes  # what the analyser gave each passage beside its terms (packed word starts), joined
     mark_sizes: np.ndarray  # int64 bytes of marks per passage
+    spilled: int = -1  # where ``docs`` and ``tf`` were moved to in a BlockSpill's file (-1: they were not)
 
 
 # What the build runs on each passage: its index terms, and bytes to store beside it (words.py).
@@ -125,6 +128,38 @@ class _Counter:
         )
 
 
+class BlockSpill:
+    """Blocks' postings (``docs`` and ``tf``, about 1.7 KB a passage) moved to one file as they are
+    counted, and read back a block at a time: a spooled build (spool.py) keeps only the blocks' terms
+    and counts in memory, and writes the postings file from these by ranges of terms."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = open(path, "w+b")  # noqa: SIM115 - closed by close()
+        self._tf_dtype: dict[int, np.dtype] = {}
+
+    def put(self, block: _Block) -> _Block:
+        at = self._file.seek(0, os.SEEK_END)
+        self._file.write(block.docs.tobytes())
+        self._file.write(block.tf.tobytes())
+        self._file.flush()  # read back with os.pread, beside the file object's buffer
+        self._tf_dtype[at] = block.tf.dtype
+        empty = np.zeros(0, dtype=np.uint16)
+        return replace(block, docs=empty, tf=empty, spilled=at)
+
+    def read(self, block: _Block) -> tuple[np.ndarray, np.ndarray]:
+        """The block's passage and term frequency of each posting."""
+        if block.spilled < 0:
+            return block.docs, block.tf
+        n = int(block.counts.sum())
+        tf_dtype = self._tf_dtype[block.spilled]
+        raw = os.pread(self._file.fileno(), n * (2 + tf_dtype.itemsize), block.spilled)
+        return np.frombuffer(raw, dtype=np.uint16, count=n), np.frombuffer(raw, dtype=tf_dtype, offset=2 * n)
+
+    def close(self) -> None:
+        self._file.close()
+
+
 _WORKER: dict[str, Any] = {}
 
 
@@ -156,12 +191,16 @@ def count_tokens(
 
 
 def _count_here(
-    analysed: Iterable[tuple[Sequence[str], bytes]], chunk: int, on_progress: Callable[[int], None] | None
+    analysed: Iterable[tuple[Sequence[str], bytes]],
+    chunk: int,
+    on_progress: Callable[[int], None] | None,
+    spill: BlockSpill | None = None,
 ) -> list[_Block]:
     counter = _Counter()
     blocks = []
     for part in _chunks(analysed, chunk):
-        blocks.append(counter.count(part))
+        block = counter.count(part)
+        blocks.append(spill.put(block) if spill is not None else block)
         if on_progress:
             on_progress(len(part))
     return blocks
@@ -175,10 +214,11 @@ def count_texts(
     chunk: int = CHUNK,
     parallel_min: int | None = None,
     on_progress: Callable[[int], None] | None = None,
+    spill: BlockSpill | None = None,
 ) -> list[_Block]:
     """The blocks of ``items`` analysed and counted in ``workers`` processes, or in this one when
     there is one worker or fewer than ``parallel_min`` (default PARALLEL_MIN) items (``total``;
-    None: look ahead)."""
+    None: look ahead).  With ``spill``, each block's postings are moved there as it comes."""
     parallel_min = PARALLEL_MIN if parallel_min is None else parallel_min
     it = iter(items)
     if total is None:
@@ -186,8 +226,8 @@ def count_texts(
         total = len(head) if len(head) < parallel_min else None
         it = _chain(head, it)
     if workers <= 1 or (total is not None and total < parallel_min):
-        return _count_here(map(analyse, it), chunk, on_progress)
-    return count_in_workers(it, analyse, workers, chunk, on_progress)
+        return _count_here(map(analyse, it), chunk, on_progress, spill)
+    return count_in_workers(it, analyse, workers, chunk, on_progress, spill)
 
 
 def count_in_workers(
@@ -196,6 +236,7 @@ def count_in_workers(
     workers: int,
     chunk: int = CHUNK,
     on_progress: Callable[[int], None] | None = None,
+    spill: BlockSpill | None = None,
 ) -> list[_Block]:
     """The blocks of ``items``, analysed and counted in a pool of ``workers`` processes."""
     methods = mp.get_all_start_methods()
@@ -204,7 +245,7 @@ def count_in_workers(
     with ctx.Pool(workers, initializer=_worker_init, initargs=(analyse,)) as pool:
         # A few blocks in flight at a time: the items may be read from disk as they are needed.
         for _, block in bounded_imap(pool, _worker_count, _chunks(items, chunk), 2 * workers):
-            blocks.append(block)
+            blocks.append(spill.put(block) if spill is not None else block)
             if on_progress:
                 on_progress(len(block.lengths))
     return blocks
@@ -286,3 +327,67 @@ def scatter_postings(
         weights[dest] = (np.repeat(idf[g], counts) * tf * k1p1 / (tf + norm[d])).astype(np.float32)
         base += len(b.lengths)
     return indptr, indices, weights
+
+
+# Postings scattered at a time when the postings file is written by ranges of terms (16M: 128 MB).
+SCATTER_POSTINGS = 1 << 24
+
+
+def write_scattered(
+    f: Any,
+    blocks: list[_Block],
+    spill: BlockSpill,
+    gmap: dict[int, np.ndarray],
+    indptr: np.ndarray,
+    idf: np.ndarray,
+    norm: np.ndarray,
+    k1: float,
+) -> None:
+    """The postings file ``scatter_postings`` + ``write_postings`` would write, written by ranges of
+    terms of about SCATTER_POSTINGS postings: every block is read back from ``spill`` once per range,
+    and only one range's postings are held at a time."""
+    n_terms = len(indptr) - 1
+    bases = np.concatenate([[0], np.cumsum([len(b.lengths) for b in blocks])]).astype(np.int64)
+    globals_ = [gmap[b.source][b.terms] for b in blocks]
+    t0 = 0
+    while t0 < n_terms:
+        t1 = min(n_terms, max(t0 + 1, int(np.searchsorted(indptr, indptr[t0] + SCATTER_POSTINGS, "right")) - 1))
+        s0 = int(indptr[t0])
+        indices = np.empty(int(indptr[t1]) - s0, dtype=np.int32)
+        weights = np.empty(len(indices), dtype=np.float32)
+        cursor = indptr[t0:t1] - s0
+        for b, g, base in zip(blocks, globals_, bases.tolist(), strict=False):
+            sel = np.flatnonzero((g >= t0) & (g < t1))
+            if len(sel):
+                _scatter_range(b, spill, g[sel], sel, cursor, t0, base, (indices, weights), (idf, norm, k1))
+        write_postings(f, indptr[t0 : t1 + 1] - s0, indices, weights)
+        t0 = t1
+
+
+def _scatter_range(
+    b: _Block,
+    spill: BlockSpill,
+    g: np.ndarray,
+    sel: np.ndarray,
+    cursor: np.ndarray,
+    t0: int,
+    base: int,
+    out: tuple[np.ndarray, np.ndarray],
+    weighing: tuple[np.ndarray, np.ndarray, float],
+) -> None:
+    """One block's postings of the terms ``sel`` (their global ids ``g``) put at their terms' cursors."""
+    docs, tf = spill.read(b)
+    counts = b.counts.astype(np.int64)
+    seg = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=seg[1:])
+    c = counts[sel]
+    within = np.arange(int(c.sum()), dtype=np.int64) - np.repeat(np.cumsum(c) - c, c)
+    src = np.repeat(seg[sel], c) + within
+    dest = np.repeat(cursor[g - t0], c) + within
+    cursor[g - t0] += c
+    d = docs[src].astype(np.int64) + base
+    idf, norm, k1 = weighing
+    t = tf[src]
+    out[0][dest] = d
+    # The same arithmetic, in the same order, as scatter_postings: the weights are bit for bit equal.
+    out[1][dest] = (np.repeat(idf[g], c) * t * (k1 + 1) / (t + norm[d])).astype(np.float32)

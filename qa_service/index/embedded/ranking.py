@@ -16,6 +16,12 @@ if TYPE_CHECKING:
 MIN_IDF = 1e-3
 
 
+def length_norm(doc_len: np.ndarray, params: BM25Params, avgdl: float) -> np.ndarray:
+    """``k1 * (1 - b + b * len / avgdl)`` of each passage (float64 lengths)."""
+    avgdl = avgdl or 1.0
+    return params.k1 * (1 - params.b + params.b * doc_len / avgdl)
+
+
 def max_idf(n_docs: int) -> float:
     """The idf of a term in one of ``n_docs`` passages: what an unseen term would at least weigh."""
     return float(np.log(n_docs + 0.5) - np.log(1.5)) if n_docs else 0.0

@@ -7,11 +7,14 @@ cleaning and chunking, is written to disk and dropped: its text and its passages
 the two files the index keeps (``doc_text.bin``, ``chunk_text.bin``), its records and passage rows
 kept (a few hundred bytes an article).  Once the stream ends, the names learned from the whole
 corpus are known, so the passages are read back from disk in order, cut and counted in worker
-processes, and the texts are hard-linked into the version folder: the result is the same index,
-file for file, as ``EmbeddedIndex.build`` of the same corpus in memory (tests/test_spool.py).
+processes (each block's postings moved to a file as it comes, counting.BlockSpill), the postings
+file is written by ranges of terms (counting.write_scattered), and the texts are hard-linked into
+the version folder: the result is the same index, file for file, as ``EmbeddedIndex.build`` of the
+same corpus in memory (tests/test_spool.py).
 
-What still grows with the corpus: BM25's postings while they are merged (about 2.5 KB a passage),
-the records, and the page layout of PDFs (about 18 bytes a character).
+What still grows with the corpus: the terms (each worker's table of the terms it has seen, the new
+terms each block brings as Python bytes, the merged term table), the records, and the page layout of
+PDFs (about 18 bytes a character).
 """
 
 from __future__ import annotations
@@ -96,7 +99,7 @@ class CorpusSpool:
         meta = np.frombuffer(self.chunk_meta, dtype=np.int64).reshape(-1, 3)
         texts = SpooledTexts(self.folder / CHUNK_TEXT, bounds)
         with progress_bar(len(texts), "indexing", "passage", show_progress) as advance:
-            bm25, words = index_passages(texts, meta, self.articles, tokenizer, settings, None, advance)
+            bm25, words = index_passages(texts, meta, self.articles, tokenizer, settings, None, advance, self.folder)
         counts = {
             "documents": len(self.documents),
             "articles": len(self.articles),

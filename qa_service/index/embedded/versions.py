@@ -101,7 +101,8 @@ class SegmentedIndex(SegmentReader):
             index.save(root)
         finally:
             spool.discard()
-        return cls([Segment(FLAT, index)], index.manifest, root)
+        # Opened from the version folder: what was built reads the spool's files, just removed.
+        return cls.load(root, verify=False, tokenizer=settings.tokenizer)
 
     @classmethod
     def load(

@@ -23,9 +23,9 @@ import numpy as np
 
 from qa_service.core.parallel import default_workers
 from qa_service.core.tokenizer import Tokenizer
-from qa_service.index.embedded.bm25 import BM25, CorpusStats
+from qa_service.index.embedded.bm25 import BM25, POSTINGS_FILE, CorpusStats
 from qa_service.index.embedded.config import IndexSettings
-from qa_service.index.embedded.counting import _Block, count_texts
+from qa_service.index.embedded.counting import BlockSpill, _Block, count_texts
 from qa_service.index.publish import FolderWriter, map_bytes, npy_bytes
 
 MARKS_FILE = "chunk_words.bin"
@@ -40,14 +40,25 @@ def index_passages(
     settings: IndexSettings,
     stats: CorpusStats | None = None,
     on_progress: Callable[[int], None] | None = None,
+    on_disk: Path | None = None,
 ) -> tuple[BM25, WordStarts]:
     """BM25 over the passages (``meta``: their article, start, end rows) and their word starts, from
     one cut of each, in worker processes (one per core) unless there are few.  ``stats``: weigh the
-    terms as in the larger index this is a segment of."""
+    terms as in the larger index this is a segment of.  ``on_disk``: a folder where the postings are
+    spilled while counting and written (``bm25_postings.bin``) instead of being held in memory."""
     items = passage_items(texts, meta, articles, settings.title_in_passages)
     analyse = PassageAnalyser(tokenizer)
-    blocks = count_texts(items, analyse, default_workers(), total=len(texts), on_progress=on_progress)
-    return BM25.from_blocks(blocks, settings.bm25, stats), WordStarts.from_blocks(blocks)
+    if on_disk is None:
+        blocks = count_texts(items, analyse, default_workers(), total=len(texts), on_progress=on_progress)
+        return BM25.from_blocks(blocks, settings.bm25, stats), WordStarts.from_blocks(blocks)
+    spill = BlockSpill(on_disk / "postings.spill")
+    try:
+        blocks = count_texts(items, analyse, default_workers(), len(texts), on_progress=on_progress, spill=spill)
+        bm25 = BM25.from_blocks(blocks, settings.bm25, stats, (spill, on_disk / POSTINGS_FILE))
+    finally:
+        spill.close()
+        spill.path.unlink(missing_ok=True)
+    return bm25, WordStarts.from_blocks(blocks)
 
 
 class PassageAnalyser:
