@@ -128,9 +128,9 @@ def build_from(
     configured: list[str] | None = None,
 ) -> Backend:
     """Load, clean and index ``paths`` (default: the corpus and the upload folder) and publish them,
-    one document at a time: the embedded backend never holds the whole corpus in memory (its
-    spool.py).  With no text left, a DocumentError ("empty_corpus") and the live index unchanged.
-    The caller holds the write lock."""
+    one document at a time: the embedded backend spools them to disk instead of holding the corpus
+    in memory (index/embedded/spool.py).  With no text left, a DocumentError ("empty_corpus") and
+    the live index unchanged.  The caller holds the write lock."""
     found = resolved(paths if paths is not None else settings.corpus_paths())
     stream = stream_corpus(load_paths(found), show_progress=show_progress, paths=found)
     backend = build_backend_streamed(settings, stream, embedder, show_progress=show_progress, recreate=recreate)
