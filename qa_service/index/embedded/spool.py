@@ -34,6 +34,7 @@ from qa_service.core.errors import DocumentError
 from qa_service.core.models import Article, Chunk, CorpusStream, Document, document_digests, fingerprint_of
 from qa_service.core.progress import progress_bar
 from qa_service.core.tokenizer import Tokenizer
+from qa_service.index.base import EMPTY_CORPUS
 from qa_service.index.documents import article_record, document_record
 from qa_service.index.embedded.config import IndexSettings
 from qa_service.index.embedded.store import EmbeddedIndex, new_manifest
@@ -93,7 +94,7 @@ class CorpusSpool:
         self._chunk_file.close()
         self._doc_file.close()
         if not len(self):
-            raise DocumentError("The corpus would have no readable text left.", "empty_corpus")
+            raise DocumentError(EMPTY_CORPUS, "empty_corpus")
         tokenizer = Tokenizer(user_words, bigrams=settings.bigrams, segmenter=settings.segmenter)
         bounds = np.frombuffer(self.chunk_bounds, dtype=np.int64)
         meta = np.frombuffer(self.chunk_meta, dtype=np.int64).reshape(-1, 3)
