@@ -129,7 +129,7 @@ class _Counter:
 
 
 class BlockSpill:
-    """Blocks' postings (``docs`` and ``tf``, about 1.7 KB a passage) moved to one file as they are
+    """Blocks' postings (``docs`` and ``tf``, 4 bytes each) moved to one file as they are
     counted, and read back a block at a time: a spooled build (spool.py) keeps only the blocks' terms
     and counts in memory, and writes the postings file from these by ranges of terms."""
 
