@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from corpus import parse_size, size_label  # noqa: E402
-from run import PY, bench_http_corpus, log  # noqa: E402
+from run import PY, bench_http_corpus, log, tree_memory_mb  # noqa: E402
 
 
 @dataclass
@@ -59,34 +59,6 @@ def commit_of(checkout: Path) -> str:
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True)
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=checkout, capture_output=True)
     return out.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
-
-
-def tree_pids(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            for t in Path(f"/proc/{p}/task").iterdir():
-                todo += [int(x) for x in (t / "children").read_text().split()]
-        except OSError:
-            continue
-    return out
-
-
-def tree_memory_mb(pid: int) -> tuple[float, float]:
-    """(PSS, RSS) of a process tree, in MB."""
-    pss = rss = 0.0
-    for p in tree_pids(pid):
-        try:
-            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    pss += int(line.split()[1]) / 1024
-                elif line.startswith("Rss:"):
-                    rss += int(line.split()[1]) / 1024
-        except OSError:
-            continue
-    return pss, rss
 
 
 class PeakSampler(threading.Thread):

@@ -19,7 +19,6 @@ and tokens between runs).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -136,22 +135,47 @@ def run_json(cmd: list[str], timeout: float) -> dict[str, Any]:
     return out
 
 
+def tree_pids(pid: int) -> list[int]:
+    """A process and all its descendants."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for t in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(x) for x in (t / "children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
 def tree_rss_mb(pid: int) -> float:
     """RSS of a process plus all its descendants (shared pages counted in each)."""
     total = 0.0
-    todo = [pid]
-    while todo:
-        p = todo.pop()
+    for p in tree_pids(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1]) / 1024
                     break
-            for t in Path(f"/proc/{p}/task").iterdir():
-                todo += [int(x) for x in (t / "children").read_text().split()]
         except OSError:
             continue
     return total
+
+
+def tree_memory_mb(pid: int) -> tuple[float, float]:
+    """(PSS, RSS) of a process tree, in MB."""
+    pss = rss = 0.0
+    for p in tree_pids(pid):
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1]) / 1024
+                elif line.startswith("Rss:"):
+                    rss += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return pss, rss
 
 
 class RssSampler(threading.Thread):
@@ -330,20 +354,8 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 def server_memory_mb(pid: int) -> dict[str, float]:
     """RSS and PSS (shared pages split between processes) of the server and its workers."""
-    pids = [pid]
-    with contextlib.suppress(OSError):
-        pids += [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    rss = pss = 0.0
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Rss:"):
-                    rss += int(line.split()[1]) / 1024
-                elif line.startswith("Pss:"):
-                    pss += int(line.split()[1]) / 1024
-        except OSError:
-            pass
-    return {"processes": len(pids), "rss_mb": rss, "pss_mb": pss}
+    pss, rss = tree_memory_mb(pid)
+    return {"processes": len(tree_pids(pid)), "rss_mb": rss, "pss_mb": pss}
 
 
 def load_run(port: int, clients: int, seconds: float, qs: list[str], max_requests: int = 20_000) -> dict[str, Any]:
