@@ -6,7 +6,9 @@
   ``qa-service index`` run) by a lock file in the index folder, and act on the
   shared state on disk: under the lock a worker first loads any version another
   one published, so every worker answers every write the same way.
-* Other processes notice a new ``CURRENT`` before their next request and load it.
+* Other processes notice a new ``CURRENT`` before their next request and load it
+  before answering it (waiting for a load already under way): once a write has
+  been answered, every later request, in any worker, sees it.
 * Corpus files are never lost: uploads are written atomically, a failed
   rebuild rolls the file change back, a rebuild that would drop documents the
   index holds (a corpus folder gone or unmounted) is refused, and a deleted
@@ -57,6 +59,8 @@ UPLOAD_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | BINARY_SUFFIXES
 # deleted document's name in .trash/ gets a 23-byte prefix.
 MAX_NAME_BYTES = 200
 NAME_LIMIT_BYTES = 255
+# Loads of a version superseded while it was read, followed to the newer one, before giving up.
+RELOAD_ATTEMPTS = 3
 
 
 def fit_name(stem: str, suffix: str, limit: int) -> str:
@@ -103,6 +107,8 @@ class LiveIndex:
         self.pointer_root = pointer_dir(settings)
         self._state = _State(service, self._pointer())
         self._reload_lock = threading.Lock()
+        self._unreadable: str | None = None  # the last version that could not be loaded...
+        self._failures = 0  # ...and how many loads have failed, so waiters do not repeat one
         self._write_lock = threading.Lock()
         self._checked = time.monotonic()
         self.error: str | None = None
@@ -123,6 +129,9 @@ class LiveIndex:
         return self._state.service
 
     def _maybe_reload(self) -> None:
+        # One small file read per request (reload_check_seconds is 0 by default): a write is answered
+        # only after its version is in CURRENT, so comparing CURRENT with the version held is what lets
+        # a later request, in any worker, see that write.
         now = time.monotonic()
         if now - self._checked < self.settings.reload_check_seconds:
             return
@@ -130,17 +139,36 @@ class LiveIndex:
         version = self._pointer()
         if version is None or version == self._state.version:
             return
-        # One thread loads; the others keep answering from the index they have.
-        if not self._reload_lock.acquire(blocking=False):
-            return
-        try:
-            index = self._load()
+        # Wait for a load another thread has started (a request, or the merge thread catching up under
+        # the write lock) rather than answer from the version held: that one may predate a write
+        # already answered.  Only requests that find a new version wait, and only for one load.
+        failures = self._failures
+        with self._reload_lock:
+            self._catch_up(failures)
+
+    def _catch_up(self, failures: int) -> None:
+        """Load the version CURRENT names now, unless it is held already (the thread waited for got
+        it).  A version another process superseded and removed while it was being read is followed to
+        the newer one; a version that cannot be read leaves the held one serving."""
+        for _ in range(RELOAD_ATTEMPTS):
+            version = self._pointer()
+            if version is None or version == self._state.version:
+                return
+            if version == self._unreadable and failures != self._failures:
+                return  # another thread failed on it while this one waited: not every request retries
+            try:
+                index = self._load()
+            except (IndexError_, OSError) as exc:  # OSError: a file removed between its check and its read
+                if self._pointer() != version:
+                    continue
+                self._unreadable, self._failures = version, self._failures + 1
+                log.warning("new index version %s not loaded, still serving %s: %s", version, self._state.version, exc)
+                return
+            # Labelled with the version read before loading: what was loaded is that one or newer, so
+            # at worst the next request loads once more.
             self._swap(self.make_service(index), version)
             log.info("loaded index version %s", version)
-        except IndexError_ as exc:
-            log.warning("new index version %s not loaded, still serving %s: %s", version, self._state.version, exc)
-        finally:
-            self._reload_lock.release()
+            return
 
     def _load(self) -> Backend:
         live = self._state.service
