@@ -149,9 +149,9 @@ def _fit_parser(sub: Any) -> None:
     sp = sub.add_parser(
         "fit",
         help="re-fit the answer model on the eval sets and print its held-out figures",
-        description="Fit the answer model (evidence sentence, short answer, when to abstain) on CMRC2018 trial, "
-        "DRCD dev and news_dev in ../shared/eval/, print figures measured on the half of each set it was not "
-        "fitted on (two folds), then fit on everything and write qa_service/qa/answer_model.json.",
+        description="Fit the answer model (evidence sentence, short answer, abstention; its trees need "
+        "pip install 'qa-service[fit]') on CMRC2018 trial, DRCD dev and news_dev in ../shared/eval/, print figures "
+        "on the half of each set it was not fitted on (two folds), then fit on all and write qa/answer_model.json.",
     )
     sp.add_argument("--eval-dir", help="folder holding the sets (default ../shared/eval)")
     sp.add_argument("--out", help="where to write the model (default: the one the package ships)")

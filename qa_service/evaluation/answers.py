@@ -20,6 +20,7 @@ import numpy as np
 from qa_service.core.models import Hit, Query
 from qa_service.core.text import strip_ws
 from qa_service.core.tokenizer import Tokenizer
+from qa_service.evaluation.boost import TREES, boost
 from qa_service.evaluation.seed import naive_sentence
 from qa_service.index.embedded.store import EmbeddedIndex
 from qa_service.index.fusion import FusionSettings
@@ -117,11 +118,11 @@ def _sentence_rows(ex: Example) -> tuple[np.ndarray, np.ndarray, list[Any]]:
 SPAN_TARGET_POWER = 2
 
 
-def _fit_sentences(rows: Sequence[tuple[tuple[np.ndarray, np.ndarray, Any], float]], l2: float) -> Choice:
+def _fit_sentences(rows: Sequence[tuple[tuple[np.ndarray, np.ndarray, Any], float]], l2: float, trees: int) -> Choice:
     """The sentence scorer: one choice among each question's sentences, the sentences holding the
-    gold answer sharing the right pick.  Held out (`qa-service fit`), a choice put the gold in the
-    evidence more often than a logistic regression scoring each sentence on its own
-    (docs/answers.md)."""
+    gold answer sharing the right pick, then ``trees`` boosted trees on it.  Held out (`qa-service
+    fit`), a choice put the gold in the evidence more often than a logistic regression scoring each
+    sentence on its own (docs/answers.md)."""
     xs, ys, groups, weights = [], [], [], []
     for (x, y, _), w in rows:
         if y.sum() > 0:  # no sentence read holds the answer: nothing to learn
@@ -129,21 +130,31 @@ def _fit_sentences(rows: Sequence[tuple[tuple[np.ndarray, np.ndarray, Any], floa
             ys.append(y / y.sum())
             groups += [len(weights)] * len(y)
             weights.append(w)
-    return Choice.fit(
-        np.concatenate(xs), np.concatenate(ys), np.array(groups), SENTENCE_FEATURES, l2, np.array(weights)
-    )
+    x, y, g, w = np.concatenate(xs), np.concatenate(ys), np.array(groups), np.array(weights)
+    linear = Choice.fit(x, y, g, SENTENCE_FEATURES, l2, w)
+    return boost(linear, x, y, g, w, trees=trees) if trees else linear
+
+
+# The span scorer's trees read the span weights' best this many spans of a question (model.Choice):
+# held out, the answers were the same as with the trees reading all of them (about a thousand).
+SPAN_SHORTLIST = 48
 
 
 def fit_readers(
-    examples: Sequence[Example], tokenizer: Tokenizer, l2: float = 1.0, weights: Sequence[float] | None = None
+    examples: Sequence[Example],
+    tokenizer: Tokenizer,
+    l2: float = 1.0,
+    weights: Sequence[float] | None = None,
+    trees: int = TREES,
 ) -> AnswerModel:
     """Fit the sentence scorer, then the span scorer on the spans of the sentences it ranks first and
-    of the sentences holding the gold answer (the answerable scorer is left empty: evaluation/fit.py
-    fits it).  ``weights``: how much each question counts (default: once)."""
+    of the sentences holding the gold answer, each a conditional logit with ``trees`` boosted trees
+    on it (boost.py; 0: none).  The answerable scorer is left empty: evaluation/fit.py fits it.
+    ``weights``: how much each question counts (default: once)."""
     weights = list(weights) if weights is not None else [1.0] * len(examples)
     rows = [_sentence_rows(ex) for ex in examples]
     kept = [(r, w) for r, w in zip(rows, weights, strict=True) if len(r[1])]
-    sentence = _fit_sentences(kept, l2)
+    sentence = _fit_sentences(kept, l2, trees)
     span_x, span_y, span_g, group_w = [], [], [], []
     for ex, (x, y, cands), w in zip(examples, rows, weights, strict=True):
         if not len(y):
@@ -166,9 +177,10 @@ def fit_readers(
             span_y.append(target / target.sum())
             span_g += [len(group_w)] * len(f1s)
             group_w.append(w)
-    span = Choice.fit(
-        np.concatenate(span_x), np.concatenate(span_y), np.array(span_g), SPAN_FEATURES, l2, np.array(group_w)
-    )
+    x, y, g, w = np.concatenate(span_x), np.concatenate(span_y), np.array(span_g), np.array(group_w)
+    span = Choice.fit(x, y, g, SPAN_FEATURES, l2, w)
+    if trees:
+        span = boost(span, x, y, g, w, SPAN_SHORTLIST, trees)
     empty = Logistic(ANSWERABLE_FEATURES, np.zeros(len(ANSWERABLE_FEATURES)))
     return AnswerModel(sentence, span, empty, threshold=0.0, meta={})
 

@@ -4,13 +4,15 @@ Small enough to write with numpy (Newton's method with an L2 penalty, a few doze
 service needs no machine-learning library at run time and the weights can be read and diffed.
 ``Logistic`` scores each row on its own; ``Choice`` (a conditional logit) scores the rows of one
 question against each other, which is what picking one short answer out of hundreds of spans, or
-one evidence sentence out of a few dozen, is.
+one evidence sentence out of a few dozen, is.  A ``Choice`` may add ``Trees`` to its linear score:
+boosted regression trees fitted (evaluation/boost.py, with LightGBM) to what the weights get wrong,
+such as a feature that counts only together with another.  They are evaluated here with numpy.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -82,11 +84,121 @@ class Logistic(Weights):
 
 
 @dataclass(frozen=True)
+class Trees:
+    """A sum of regression trees over the feature columns, all trees' nodes in flat arrays.
+
+    A row at node i goes to ``left[i]`` when its feature ``feature[i]`` is <= ``threshold[i]``, else to
+    ``right[i]``.  A leaf is a node that leads to itself (threshold +inf), so every row walks exactly
+    ``depth`` steps in every tree at once: a few array operations over (rows, trees), not a Python loop
+    per tree.  ``value`` is the leaf's value (0 for the other nodes)."""
+
+    feature: np.ndarray  # int64 per node
+    threshold: np.ndarray  # float64 per node
+    left: np.ndarray  # int64 per node
+    right: np.ndarray  # int64 per node
+    value: np.ndarray  # float64 per node
+    roots: np.ndarray  # int64 root node of each tree
+    depth: int
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The sum over the trees of each row's leaf value."""
+        x = np.asarray(x, dtype=np.float64)
+        node = np.broadcast_to(self.roots, (len(x), len(self.roots)))
+        rows = np.arange(len(x))[:, None]
+        for _ in range(self.depth):
+            goes_left = x[rows, self.feature[node]] <= self.threshold[node]
+            node = np.where(goes_left, self.left[node], self.right[node])
+        return self.value[node].sum(axis=1)
+
+    @classmethod
+    def from_list(cls, trees: list[dict[str, list[Any]]]) -> Trees:
+        """Trees as saved: each has its split nodes' features ``f``, thresholds ``t`` and children
+        ``l``/``r`` (a child < 0 is leaf ~child), and its leaves' values ``v``."""
+        feature, threshold, left, right, value, roots = [], [], [], [], [], []
+        depth = 0
+        for tree in trees:
+            base, n_split = len(feature), len(tree["f"])
+            leaf0 = base + n_split
+
+            def at(child: int, leaf0: int = leaf0, base: int = base) -> int:
+                return leaf0 + ~child if child < 0 else base + child
+
+            feature += [int(f) for f in tree["f"]]
+            threshold += [float(t) for t in tree["t"]]
+            left += [at(c) for c in tree["l"]]
+            right += [at(c) for c in tree["r"]]
+            value += [0.0] * n_split
+            leaves = range(leaf0, leaf0 + len(tree["v"]))
+            feature += [0] * len(leaves)
+            threshold += [np.inf] * len(leaves)
+            left += list(leaves)
+            right += list(leaves)
+            value += [float(v) for v in tree["v"]]
+            roots.append(base if n_split else leaf0)
+            depth = max(depth, _depth(tree))
+        ints = [np.array(a, dtype=np.int64) for a in (feature, left, right, roots)]
+        return cls(ints[0], np.array(threshold), ints[1], ints[2], np.array(value), ints[3], depth)
+
+    def to_list(self) -> list[dict[str, list[Any]]]:
+        out = []
+        for k, root in enumerate(self.roots.tolist()):
+            end = int(self.roots[k + 1]) if k + 1 < len(self.roots) else len(self.feature)
+            split = [i for i in range(root, end) if self.left[i] != i]
+            leaf0 = root + len(split)
+
+            def local(i: int, leaf0: int = leaf0, root: int = root) -> int:
+                return ~(i - leaf0) if i >= leaf0 else i - root
+
+            out.append(
+                {
+                    "f": self.feature[split].tolist(),
+                    "t": self.threshold[split].tolist(),  # exact: a rounded threshold could send a row the other way
+                    "l": [local(int(i)) for i in self.left[split]],
+                    "r": [local(int(i)) for i in self.right[split]],
+                    "v": [round(float(v), 9) for v in self.value[leaf0:end]],
+                }
+            )
+        return out
+
+
+def _depth(tree: dict[str, list[Any]]) -> int:
+    """The longest path from the root to a leaf (0 for a tree that is one leaf)."""
+    if not tree["f"]:
+        return 0
+    best, todo = 0, [(0, 1)]
+    while todo:
+        node, d = todo.pop()
+        best = max(best, d)
+        todo += [(c, d + 1) for c in (tree["l"][node], tree["r"][node]) if c >= 0]
+    return best
+
+
+@dataclass(frozen=True)
 class Choice(Weights):
-    """Conditional logit: P(row i is the one to pick) = softmax over the rows of its group."""
+    """Conditional logit: P(row i is the one to pick) = softmax over the rows of its group.
+
+    With ``trees``, a row's score is its weights' score plus the trees'.  With ``shortlist`` as well,
+    only that many rows, the best by the weights, are scored by the trees: the others cannot be
+    picked (their probability is 0).  A question reads about a thousand spans and the trees are many
+    array operations, so the span scorer's trees read the weights' best few dozen."""
+
+    trees: Trees | None = None
+    shortlist: int | None = None
 
     def scores(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(x, dtype=np.float64) @ self.weights
+        x = np.asarray(x, dtype=np.float64)
+        z = x @ self.weights
+        if self.trees is None:
+            return z
+        if self.shortlist is None or len(z) <= self.shortlist:
+            return z + self.trees.predict(x)
+        best = np.argsort(-z, kind="stable")[: self.shortlist]
+        out = np.full(len(z), -np.inf)
+        out[best] = z[best] + self.trees.predict(x[best])
+        return out
+
+    def with_trees(self, trees: Trees, shortlist: int | None = None) -> Choice:
+        return replace(self, trees=trees, shortlist=shortlist)
 
     def prob(self, x: np.ndarray) -> np.ndarray:
         """The probability of each row of ``x`` (one group) being the one to pick."""
@@ -161,16 +273,35 @@ class AnswerModel:
             "threshold": round(self.threshold, 6),
             "meta": self.meta,
         }
-        path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", "utf-8")
+        text = json.dumps(data, ensure_ascii=False, indent=1)
+        boosted = [(k, c) for k, c in (("sentence", self.sentence), ("span", self.span)) if isinstance(c, Choice)]
+        trees = {k: (c.shortlist, c.trees) for k, c in boosted if c.trees is not None}
+        if trees:  # one line per tree, after the weights: the file stays readable and its diffs short
+            parts = []
+            for name, (shortlist, tree_set) in trees.items():
+                lines = ",\n".join("   " + json.dumps(t, separators=(",", ":")) for t in tree_set.to_list())
+                parts.append(f'  "{name}": {{"shortlist": {json.dumps(shortlist)}, "trees": [\n{lines}\n  ]}}')
+            text = text[:-2] + ',\n "trees": {\n' + ",\n".join(parts) + "\n }\n}"
+        path.write_text(text + "\n", "utf-8")
 
     @classmethod
     def load(cls, path: Path, names: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]) -> AnswerModel:
         """The model in ``path``; ``names`` are the feature names of the sentence, span and
         answerable scorers, which the file must give weights for."""
         data = json.loads(path.read_text("utf-8"))
+        choices = []
+        for key, feature_names in (("sentence", names[0]), ("span", names[1])):
+            choice = Choice.from_dict(feature_names, data[key])
+            trees = data.get("trees", {}).get(key)
+            if trees is not None:
+                tree_set = Trees.from_list(trees["trees"])
+                if len(tree_set.feature) and int(tree_set.feature.max()) >= len(feature_names):
+                    raise ValueError(f"the answer model's {key} trees read features it does not have: re-fit it")
+                choice = choice.with_trees(tree_set, trees["shortlist"])
+            choices.append(choice)
         return cls(
-            Choice.from_dict(names[0], data["sentence"]),
-            Choice.from_dict(names[1], data["span"]),
+            choices[0],
+            choices[1],
             Logistic.from_dict(names[2], data["answerable"]),
             float(data["threshold"]),
             data.get("meta", {}),
