@@ -83,5 +83,7 @@ def test_trees_are_saved_and_loaded_with_the_weights(tmp_path):
     back = AnswerModel.load(tmp_path / "m.json", (NAMES, NAMES, NAMES))
     assert back.span.shortlist == 3 and back.span.trees is not None
     assert np.allclose(back.span.scores(x), span.scores(x), atol=1e-4)  # weights are saved to 6 places
+    # trees read columns by position: weights for every name are not enough if the columns moved
+    moved = (NAMES[0], NAMES[2], NAMES[1], NAMES[3])
     with pytest.raises(ValueError, match="re-fit"):
-        AnswerModel.load(tmp_path / "m.json", (NAMES[:2], NAMES, NAMES))
+        AnswerModel.load(tmp_path / "m.json", (NAMES, moved, NAMES))

@@ -275,12 +275,13 @@ class AnswerModel:
         }
         text = json.dumps(data, ensure_ascii=False, indent=1)
         boosted = [(k, c) for k, c in (("sentence", self.sentence), ("span", self.span)) if isinstance(c, Choice)]
-        trees = {k: (c.shortlist, c.trees) for k, c in boosted if c.trees is not None}
+        trees = {k: (list(c.names), c.shortlist, c.trees) for k, c in boosted if c.trees is not None}
         if trees:  # one line per tree, after the weights: the file stays readable and its diffs short
             parts = []
-            for name, (shortlist, tree_set) in trees.items():
+            for name, (names, shortlist, tree_set) in trees.items():
+                head = f'"features": {json.dumps(names)}, "shortlist": {json.dumps(shortlist)}'
                 lines = ",\n".join("   " + json.dumps(t, separators=(",", ":")) for t in tree_set.to_list())
-                parts.append(f'  "{name}": {{"shortlist": {json.dumps(shortlist)}, "trees": [\n{lines}\n  ]}}')
+                parts.append(f'  "{name}": {{{head}, "trees": [\n{lines}\n  ]}}')
             text = text[:-2] + ',\n "trees": {\n' + ",\n".join(parts) + "\n }\n}"
         path.write_text(text + "\n", "utf-8")
 
@@ -294,10 +295,11 @@ class AnswerModel:
             choice = Choice.from_dict(feature_names, data[key])
             trees = data.get("trees", {}).get(key)
             if trees is not None:
-                tree_set = Trees.from_list(trees["trees"])
-                if len(tree_set.feature) and int(tree_set.feature.max()) >= len(feature_names):
-                    raise ValueError(f"the answer model's {key} trees read features it does not have: re-fit it")
-                choice = choice.with_trees(tree_set, trees["shortlist"])
+                # Trees read feature columns by position: a feature added or moved since the fit would
+                # silently send rows down the wrong branches.
+                if trees["features"] != list(feature_names):
+                    raise ValueError(f"the answer model's {key} trees were fitted on other features: re-fit it")
+                choice = choice.with_trees(Trees.from_list(trees["trees"]), trees["shortlist"])
             choices.append(choice)
         return cls(
             choices[0],
