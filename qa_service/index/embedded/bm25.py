@@ -48,11 +48,10 @@ from qa_service.index.embedded.counting import (
     _Block,
     count_texts,
     count_tokens,
-    document_frequencies,
-    merge_terms,
     scatter_postings,
     write_scattered,
 )
+from qa_service.index.embedded.merge_terms import document_frequencies, merge_terms
 from qa_service.index.embedded.postings import Postings, _bytes_array, _copy_file, _write, open_postings, write_postings
 from qa_service.index.embedded.ranking import MIN_IDF, length_norm, max_idf, okapi_idf, raw_mean_idf, select_top_k
 from qa_service.index.embedded.terms import TermTable, _DictTerms
@@ -206,9 +205,9 @@ class BM25(TermIdf):
         stats: CorpusStats | None = None,
         spill: tuple[BlockSpill, Path] | None = None,
     ) -> BM25:
-        """The index of counted blocks (counting.py); ``stats`` as for ``build``.  ``spill``: the
-        BlockSpill holding the blocks' postings, and the file to write the postings to (read from it
-        by queries) instead of holding them in memory."""
+        """The index of counted blocks (counting.py), which it leaves without their new terms; ``stats``
+        as for ``build``.  ``spill``: the BlockSpill holding the blocks' postings, and the file to write
+        the postings to (read from it by queries) instead of holding them in memory."""
         table, gmap = merge_terms(blocks)
         n_docs = sum(len(b.lengths) for b in blocks)
         if n_docs == 0:
@@ -231,6 +230,7 @@ class BM25(TermIdf):
             indptr, indices, weights = scatter_postings(blocks, gmap, df, idf, norm, params.k1)
             return cls(table, indptr, indices, weights, n_docs, params, idf32, total_len, mean, avgdl)
         indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
+        del df, doc_len  # the postings are written by ranges: what a range needs is all that is held
         _write(spill[1], lambda f: write_scattered(f, blocks, spill[0], gmap, indptr, idf, norm, params.k1))
         empty_i, empty_w = np.zeros(0, np.int32), np.zeros(0, np.float32)
         bm = cls(table, indptr, empty_i, empty_w, n_docs, params, idf32, total_len, mean, avgdl)

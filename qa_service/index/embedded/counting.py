@@ -2,10 +2,11 @@
 
 Tokens are counted chunk by chunk (``CHUNK`` passages each, in the calling
 process or in worker processes); each chunk becomes a :class:`_Block` of
-postings grouped by term.  The merge maps every counter's local term ids to
-the ids of one :class:`~qa_service.index.embedded.terms.TermTable` and scatters
-each block's postings straight into their place in the final arrays: nothing
-sorts all postings at once and no Python object per posting survives a chunk.
+postings grouped by term.  Once every counter's local term ids are mapped to
+the ids of one :class:`~qa_service.index.embedded.terms.TermTable`
+(merge_terms.py), each block's postings are scattered straight into their place
+in the final arrays: nothing sorts all postings at once and no Python object per
+posting survives a chunk.
 The worker functions are module-level, so that they pickle.
 """
 
@@ -24,8 +25,7 @@ from typing import Any
 import numpy as np
 
 from qa_service.core.parallel import bounded_imap
-from qa_service.index.embedded.postings import write_postings
-from qa_service.index.embedded.terms import TermTable, _table_from_bytes
+from qa_service.index.embedded import terms as term_table
 
 # Passages per unit of work when building: each becomes one grouped block of postings.
 CHUNK = 2048
@@ -38,8 +38,12 @@ class _Block:
     """The postings of one chunk of consecutive passages, grouped by term."""
 
     source: int  # which counter's local term ids these are
-    first_term: int  # local id of new_terms[0]
-    new_terms: list[bytes]  # terms this counter had not seen before, in local id order
+    first_term: int  # local id of the first new term (-1 once merge_terms.py has taken them)
+    # The terms this counter had not seen before, in local id order, as arrays rather than a list of
+    # bytes objects: the merge (merge_terms.py) then holds no Python object per term.
+    new_terms: bytes  # their UTF-8, joined
+    new_sizes: np.ndarray  # int32 bytes of each
+    new_hashes: np.ndarray  # uint64 unsalted hash of each (terms.term_hashes), hashed here in the worker
     lengths: np.ndarray  # int32 tokens per passage
     terms: np.ndarray  # int32 local ids of the distinct terms of the block
     counts: np.ndarray  # int32 passages of the block holding each
@@ -117,7 +121,9 @@ class _Counter:
         return _Block(
             self.source,
             before,
-            new,
+            b"".join(new),
+            np.fromiter(map(len, new), dtype=np.int32, count=len(new)),
+            term_table.term_hashes(new),
             np.frombuffer(lens, dtype=np.int32).copy(),
             terms.astype(np.int32),
             counts.astype(np.int32),
@@ -254,45 +260,6 @@ def count_in_workers(
 # -- merging the blocks ---------------------------------------------------------
 
 
-def _local_terms(blocks: list[_Block]) -> dict[int, list[bytes]]:
-    """Each counter's terms in local id order, from the new terms its blocks brought."""
-    sources: dict[int, list[_Block]] = {}
-    for b in blocks:
-        sources.setdefault(b.source, []).append(b)
-    local_terms: dict[int, list[bytes]] = {}
-    for s, bs in sources.items():
-        terms: list[bytes] = []
-        for b in sorted(bs, key=lambda b: b.first_term):
-            if b.new_terms:
-                if b.first_term != len(terms):
-                    raise RuntimeError("term blocks arrived out of order")
-                terms.extend(b.new_terms)
-        local_terms[s] = terms
-    return local_terms
-
-
-def merge_terms(blocks: list[_Block]) -> tuple[TermTable, dict[int, np.ndarray]]:
-    """The table of every counter's terms and, per counter, its local ids -> global ids (hash order)."""
-    local_terms = _local_terms(blocks)
-    order = list(local_terms)
-    table, ids = _table_from_bytes([t for s in order for t in local_terms[s]])
-    gmap: dict[int, np.ndarray] = {}
-    pos = 0
-    for s in order:
-        gmap[s] = ids[pos : pos + len(local_terms[s])]
-        pos += len(local_terms[s])
-    return table, gmap
-
-
-def document_frequencies(blocks: list[_Block], gmap: dict[int, np.ndarray], n_terms: int) -> np.ndarray:
-    """int64 number of passages holding each (global) term."""
-    return np.bincount(
-        np.concatenate([gmap[b.source][b.terms] for b in blocks]),
-        weights=np.concatenate([b.counts for b in blocks]),
-        minlength=n_terms,
-    ).astype(np.int64)
-
-
 def scatter_postings(
     blocks: list[_Block],
     gmap: dict[int, np.ndarray],
@@ -345,22 +312,24 @@ def write_scattered(
 ) -> None:
     """The postings file ``scatter_postings`` + ``write_postings`` would write, written by ranges of
     terms of about SCATTER_POSTINGS postings: every block is read back from ``spill`` once per range,
-    and only one range's postings are held at a time."""
+    and only one range's postings are held at a time, already laid out as the file holds them."""
     n_terms = len(indptr) - 1
     bases = np.concatenate([[0], np.cumsum([len(b.lengths) for b in blocks])]).astype(np.int64)
-    globals_ = [gmap[b.source][b.terms] for b in blocks]
     t0 = 0
     while t0 < n_terms:
         t1 = min(n_terms, max(t0 + 1, int(np.searchsorted(indptr, indptr[t0] + SCATTER_POSTINGS, "right")) - 1))
         s0 = int(indptr[t0])
-        indices = np.empty(int(indptr[t1]) - s0, dtype=np.int32)
-        weights = np.empty(len(indices), dtype=np.float32)
-        cursor = indptr[t0:t1] - s0
-        for b, g, base in zip(blocks, globals_, bases.tolist(), strict=False):
+        # Term t's passage ids then its weights, as write_postings interleaves them: scattering into
+        # the bytes to write needs no separate id and weight arrays nor write_postings' int64 positions.
+        out = np.empty(2 * (int(indptr[t1]) - s0), dtype=np.uint32)
+        rows = (2 * (indptr[t0:t1] - s0), np.diff(indptr[t0 : t1 + 1]))  # where each term's next id goes; its length
+        for b, base in zip(blocks, bases.tolist(), strict=False):
+            # Global ids found again for each range rather than kept for all blocks (4-8 bytes a block term).
+            g = gmap[b.source][b.terms]
             sel = np.flatnonzero((g >= t0) & (g < t1))
             if len(sel):
-                _scatter_range(b, spill, g[sel], sel, cursor, t0, base, (indices, weights), (idf, norm, k1))
-        write_postings(f, indptr[t0 : t1 + 1] - s0, indices, weights)
+                _scatter_range(b, spill, g[sel], sel, rows, t0, base, out, (idf, norm, k1))
+        f.write(memoryview(out).cast("B"))
         t0 = t1
 
 
@@ -369,10 +338,10 @@ def _scatter_range(
     spill: BlockSpill,
     g: np.ndarray,
     sel: np.ndarray,
-    cursor: np.ndarray,
+    rows: tuple[np.ndarray, np.ndarray],
     t0: int,
     base: int,
-    out: tuple[np.ndarray, np.ndarray],
+    out: np.ndarray,
     weighing: tuple[np.ndarray, np.ndarray, float],
 ) -> None:
     """One block's postings of the terms ``sel`` (their global ids ``g``) put at their terms' cursors."""
@@ -383,11 +352,14 @@ def _scatter_range(
     c = counts[sel]
     within = np.arange(int(c.sum()), dtype=np.int64) - np.repeat(np.cumsum(c) - c, c)
     src = np.repeat(seg[sel], c) + within
-    dest = np.repeat(cursor[g - t0], c) + within
-    cursor[g - t0] += c
+    cursor, lengths = rows
+    r = g - t0
+    dest = np.repeat(cursor[r], c) + within
+    cursor[r] += c
     d = docs[src].astype(np.int64) + base
     idf, norm, k1 = weighing
     t = tf[src]
-    out[0][dest] = d
+    out[dest] = d
     # The same arithmetic, in the same order, as scatter_postings: the weights are bit for bit equal.
-    out[1][dest] = (np.repeat(idf[g], c) * t * (k1 + 1) / (t + norm[d])).astype(np.float32)
+    w = (np.repeat(idf[g], c) * t * (k1 + 1) / (t + norm[d])).astype(np.float32)
+    out[dest + np.repeat(lengths[r], c)] = w.view(np.uint32)

@@ -13,8 +13,9 @@ the version folder: the result is the same index, file for file, as ``EmbeddedIn
 same corpus in memory (tests/test_spool.py).
 
 What still grows with the corpus: the terms (each worker's table of the terms it has seen, the new
-terms each block brings as Python bytes, the merged term table), the records, and the page layout of
-PDFs (about 18 bytes a character).
+terms each block brings as arrays, about 18 bytes a term, the merged term table), each block's term
+ids and counts (8 bytes per distinct term of a block), the records, and the page layout of PDFs
+(about 18 bytes a character).
 """
 
 from __future__ import annotations

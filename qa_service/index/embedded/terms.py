@@ -26,6 +26,11 @@ def _hashes(terms: Sequence[bytes], salt: bytes) -> np.ndarray:
     return np.frombuffer(b"".join(digests), dtype="<u8")
 
 
+def term_hashes(terms: Sequence[bytes], salt: int = 0) -> np.ndarray:
+    """The hashes a TermTable with ``salt`` keeps of UTF-8 ``terms`` (uint64)."""
+    return _hashes(terms, _salt(salt))
+
+
 def _salt(n: int) -> bytes:
     return b"" if n == 0 else n.to_bytes(4, "little")
 
@@ -156,21 +161,3 @@ class _DictTerms:
 
     def items(self) -> Iterator[tuple[str, int]]:
         return iter(self.vocab.items())
-
-
-def _table_from_bytes(terms: list[bytes]) -> tuple[TermTable, np.ndarray]:
-    """A TermTable of the distinct terms in ``terms`` (which may repeat) and the id of each entry."""
-    for salt in range(1000):
-        h = _hashes(terms, _salt(salt)) if terms else np.zeros(0, dtype=np.uint64)
-        uniq, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-        # Two distinct terms with one hash would merge: every entry must equal its group's first.
-        rep = first[inverse].tolist()
-        if all(map(bytes.__eq__, terms, [terms[i] for i in rep])):
-            break
-    else:  # pragma: no cover - 1000 collisions of 64-bit hashes in a row
-        raise RuntimeError("no collision-free term hash found")
-    lens = np.fromiter((len(terms[i]) for i in first.tolist()), dtype=np.int64, count=len(first))
-    offsets = np.zeros(len(first) + 1, dtype=np.int64)
-    np.cumsum(lens, out=offsets[1:])
-    blob = b"".join([terms[i] for i in first.tolist()])
-    return TermTable(uniq, blob, offsets, salt), inverse.astype(np.int64)
