@@ -87,3 +87,68 @@ def test_trees_are_saved_and_loaded_with_the_weights(tmp_path):
     moved = (NAMES[0], NAMES[2], NAMES[1], NAMES[3])
     with pytest.raises(ValueError, match="re-fit"):
         AnswerModel.load(tmp_path / "m.json", (NAMES, moved, NAMES))
+
+
+def _random_tree(rng: np.random.Generator, depth: int, width: int) -> dict[str, list]:
+    """A tree as Trees.from_list reads it, of random shape: each node splits with probability 0.7
+    until ``depth``; thresholds on a coarse grid, so rows fall on them too."""
+    tree: dict[str, list] = {"f": [], "t": [], "l": [], "r": [], "v": []}
+
+    def grow(level: int) -> int:  # the child reference of a new node: >= 0 a split, < 0 leaf ~k
+        if level == depth or rng.random() > 0.7:
+            tree["v"].append(float(rng.normal()))
+            return ~(len(tree["v"]) - 1)
+        at = len(tree["f"])
+        tree["f"].append(int(rng.integers(width)))
+        tree["t"].append(float(rng.integers(10)) / 10)
+        tree["l"].append(0)
+        tree["r"].append(0)
+        tree["l"][at] = grow(level + 1)
+        tree["r"][at] = grow(level + 1)
+        return at
+
+    if grow(0) < 0:  # a tree that is one leaf has no splits
+        assert not tree["f"]
+    return tree
+
+
+def _walked(trees: Trees, x: np.ndarray) -> np.ndarray:
+    """Trees.predict by its definition, node by node in Python, summed as numpy sums a row."""
+    leaves = np.zeros((len(x), len(trees.roots)))
+    for i, row in enumerate(x):
+        for k, node in enumerate(trees.roots.tolist()):
+            while trees.left[node] != node:
+                node = trees.left[node] if row[trees.feature[node]] <= trees.threshold[node] else trees.right[node]
+            leaves[i, k] = trees.value[node]
+    return leaves.sum(axis=1)
+
+
+def test_the_complete_layout_walks_every_shape_of_tree_as_the_nodes_do():
+    rng = np.random.default_rng(5)
+    trees = Trees.from_list([_random_tree(rng, int(rng.integers(0, 6)), 4) for _ in range(60)])
+    assert trees.complete is not None and trees.depth == 5
+    x = rng.integers(10, size=(200, 4)) / 10  # on the thresholds as often as between them
+    x[:10, 0] = np.nan  # a NaN is not <= its threshold: it goes right, in the padding too (feature 0)
+    x[10:20, 1] = np.nan
+    x[20:40] = rng.normal(size=(20, 4))
+    assert np.array_equal(trees.predict(x), _walked(trees, x))  # the same sums, to the bit
+    assert trees.predict(np.zeros((0, 4))).shape == (0,)
+
+
+def test_trees_too_deep_for_the_complete_layout_are_walked_node_by_node():
+    chain = {"f": [0] * 12, "t": [i / 12 for i in range(12)], "l": [~i for i in range(12)], "v": list(range(13))}
+    chain["r"] = [*range(1, 12), ~12]  # a split's right child is the next split, the last one's a leaf
+    trees = Trees.from_list([chain, _random_tree(np.random.default_rng(6), 3, 1)])
+    assert trees.depth == 12 and trees.complete is None
+    x = np.linspace(-0.1, 1.1, 50)[:, None]
+    assert np.array_equal(trees.predict(x), _walked(trees, x))
+
+
+def test_softmax_of_the_scores_is_the_probability():
+    trees = Trees.from_list([{"f": [1], "t": [0.5], "l": [-1], "r": [-2], "v": [2.0, -1.0]}])
+    choice = Choice(("bias", "a"), np.array([0.3, 1.5]), trees)
+    x = np.array([[1, 0.9], [1, 0.2], [1, 0.5]])
+    z = choice.scores(x)
+    assert z.tolist() == pytest.approx([0.3 + 1.35 - 1.0, 0.3 + 0.3 + 2.0, 0.3 + 0.75 + 2.0])
+    assert np.array_equal(Choice.softmax(z), choice.prob(x))
+    assert Choice.softmax(z).sum() == pytest.approx(1.0) and int(np.argmax(Choice.softmax(z))) == 2

@@ -130,3 +130,13 @@ def test_names_sharing_one_suffix_are_each_whole_and_none_is_made_up():
     assert shared_suffix_names("分布于广西、云南各省", ("省", "区")) == []
     # Items that carry their own suffix are whole already.
     assert shared_suffix_names("东湖街道、西山街道", ("街道",)) == []
+
+
+def test_items_are_tagged_once_and_as_jieba_tags_them():
+    import jieba.posseg as pseg
+
+    from qa_service.qa.enumerate import _tags
+
+    for item in ("先后察看和谐家园", "群众代表参加", "舆论宣传"):
+        assert [(p.word, p.flag) for p in _tags(item)] == [(p.word, p.flag) for p in pseg.cut(item)]
+        assert _tags(item) is _tags(item)  # the cached tuple, not a fresh tagging

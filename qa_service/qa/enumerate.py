@@ -17,6 +17,7 @@ import re
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jieba.posseg as pseg
 
@@ -49,6 +50,15 @@ class Enumeration:
     context: tuple[int, int]  # what the run is about: the sentence (or the lead-in) around it
 
 
+@lru_cache(maxsize=4096)
+def _tags(item: str) -> tuple[pseg.pair, ...]:
+    """jieba's words of ``item`` with their parts of speech, tagged once per item: a run's items are
+    tagged again for each run they are compared with (_drop_predicate's others), and tagging was
+    most of a list answer's time.  jieba's global dictionary, which tags with, never changes here
+    (core/tokenizer.py adds words to copies), so an item's tags do not either."""
+    return tuple(pseg.cut(item))
+
+
 def _median_len(items: list[str]) -> float:
     return statistics.median(len(i) for i in items) if items else 0.0
 
@@ -57,7 +67,7 @@ def _trim_first(item: str, others: list[str]) -> str:
     """先后察看和谐家园 -> 和谐家园: the item starts after the verb that introduces the run (and its
     了/过); without a verb, after another non-noun word (落实巡查制度 -> 巡查制度).  Of several places
     to start, the one giving the length closest to the other items'."""
-    words = list(pseg.cut(item))
+    words = _tags(item)
     verbs, others_pos, pos = [], [], 0
     for i, (w, flag) in enumerate(words):
         pos += len(w)
@@ -80,7 +90,7 @@ def _trim_first(item: str, others: list[str]) -> str:
 
 
 def _ends_in_verb(item: str) -> bool:
-    words = list(pseg.cut(item))
+    words = _tags(item)
     return bool(words) and words[-1].flag in _INTRO
 
 
@@ -103,7 +113,7 @@ def _trim_last(item: str, others: list[str]) -> list[str]:
 
 
 def _drop_predicate(item: str, others: list[str]) -> str:
-    words = list(pseg.cut(item))
+    words = _tags(item)
     predicate = len(words) >= 2 and words[-1].flag in _INTRO and len(item) - len(words[-1].word) >= 2
     if predicate and not any(_ends_in_verb(o) for o in others):
         return item[: len(item) - len(words[-1].word)]

@@ -94,9 +94,18 @@ def question_view(query: Query, kind: str) -> QuestionView:
 
 
 def _best_slot(view: QuestionView, text: str) -> tuple[int, int]:
-    """The longest question context (before, after its question word) found anywhere in a text."""
-    best_left = max((n for n in range(2, min(8, len(view.left)) + 1) if view.left[-n:] in text), default=0)
-    best_right = max((n for n in range(2, min(8, len(view.right)) + 1) if view.right[:n] in text), default=0)
+    """The longest question context (before, after its question word) found anywhere in a text.
+    A context found holds the shorter ones, so the first length not found ends the search (most
+    sentences hold not even two characters of it)."""
+    best_left = best_right = 0
+    for n in range(2, min(8, len(view.left)) + 1):
+        if view.left[-n:] not in text:
+            break
+        best_left = n
+    for n in range(2, min(8, len(view.right)) + 1):
+        if view.right[:n] not in text:
+            break
+        best_right = n
     return best_left, best_right
 
 
@@ -112,15 +121,15 @@ def sentence_features(
 ) -> np.ndarray:
     """``context_coverage``: how much of the question the sentence holds with the one before it, for
     a sentence that leaves its subject to the one before (…宋洁督导爱国卫生工作。副区长房玉雯陪同。)."""
-    chars = set(sentence)
-    grams = {sentence[i : i + 2] for i in range(len(sentence) - 1)}
     left, right = _best_slot(view, sentence)
+    # The question's characters and bigrams looked up in the sentence, not the sentence's sets of
+    # them built and intersected: a question has a few dozen, a sentence's sets cost more to build.
     return np.array(
         [
             1.0,
             coverage,
-            len(view.chars & chars) / max(1, len(view.chars)),
-            len(view.bigrams & grams) / max(1, len(view.bigrams)),
+            sum(ch in sentence for ch in view.chars) / max(1, len(view.chars)),
+            sum(gram in sentence for gram in view.bigrams) / max(1, len(view.bigrams)),
             float(focus),
             float(rank == 0),
             float(rank == 1),

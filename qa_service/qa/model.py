@@ -12,7 +12,7 @@ such as a feature that counts only together with another.  They are evaluated he
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -88,9 +88,10 @@ class Trees:
     """A sum of regression trees over the feature columns, all trees' nodes in flat arrays.
 
     A row at node i goes to ``left[i]`` when its feature ``feature[i]`` is <= ``threshold[i]``, else to
-    ``right[i]``.  A leaf is a node that leads to itself (threshold +inf), so every row walks exactly
-    ``depth`` steps in every tree at once: a few array operations over (rows, trees), not a Python loop
-    per tree.  ``value`` is the leaf's value (0 for the other nodes)."""
+    ``right[i]``.  A leaf is a node that leads to itself (threshold +inf).  ``value`` is the leaf's
+    value (0 for the other nodes).  ``predict`` walks a copy of the trees laid out as complete binary
+    trees (``_Complete``): every row walks exactly ``depth`` steps in every tree at once, a few array
+    operations over (rows, trees), not a Python loop per tree."""
 
     feature: np.ndarray  # int64 per node
     threshold: np.ndarray  # float64 per node
@@ -100,9 +101,17 @@ class Trees:
     roots: np.ndarray  # int64 root node of each tree
     depth: int
 
+    complete: _Complete | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        complete = _Complete.of(self) if self.depth <= _COMPLETE_DEPTH else None
+        object.__setattr__(self, "complete", complete)
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The sum over the trees of each row's leaf value."""
         x = np.asarray(x, dtype=np.float64)
+        if self.complete is not None:
+            return self.complete.predict(x)
         node = np.broadcast_to(self.roots, (len(x), len(self.roots)))
         rows = np.arange(len(x))[:, None]
         for _ in range(self.depth):
@@ -161,6 +170,64 @@ class Trees:
         return out
 
 
+# Complete trees have 2**depth leaves each: deeper trees (LightGBM's depth is unbounded unless set;
+# boost.PARAMS sets 5) are walked node by node instead.
+_COMPLETE_DEPTH = 10
+
+
+@dataclass(frozen=True)
+class _Complete:
+    """Trees as complete binary trees of one depth, every tree's nodes at a position side by side.
+
+    A tree's node at position p (root 0) has its children at 2p+1 and 2p+2, so a row's walk is
+    arithmetic on one index per (row, tree) instead of looking up each node's children; a leaf above
+    the full depth has splits padded below it (threshold +inf) and its value in every leaf slot it
+    covers, so each path through the padding ends on its value.  Node p of tree k is entry
+    ``p * trees + k``: its children are ``2 * entry + (trees - k)`` and that plus ``trees``.
+    Walking this way, with ``take`` on flat arrays, took half the time of following ``left`` and
+    ``right`` (0.62 against 1.14 ms for the sentence and span trees of a CMRC2018 question, best of
+    15 runs), and it sums the same leaf values in the same order: the scores are the same to the bit."""
+
+    feature: np.ndarray  # intp, (2**depth - 1) * trees
+    threshold: np.ndarray  # float64, likewise
+    value: np.ndarray  # float64, 2**depth * trees: leaf slot l of tree k at l * trees + k
+    trees: int
+    depth: int
+
+    @classmethod
+    def of(cls, t: Trees) -> _Complete:
+        n, depth = len(t.roots), t.depth
+        splits = 2**depth - 1
+        feature = np.zeros((splits, n), dtype=np.intp)
+        threshold = np.full((splits, n), np.inf)
+        value = np.zeros((splits + 1, n))
+        todo = [(int(root), 0, 0, k) for k, root in enumerate(t.roots)]  # (node, position, level, tree)
+        while todo:
+            node, p, level, k = todo.pop()
+            if t.left[node] == node:  # a leaf: its value in every leaf slot under its position
+                below = 2 ** (depth - level)
+                first = (p + 1) * below - 1 - splits
+                value[first : first + below, k] = t.value[node]
+                continue
+            feature[p, k], threshold[p, k] = t.feature[node], t.threshold[node]
+            todo += [(int(t.left[node]), 2 * p + 1, level + 1, k), (int(t.right[node]), 2 * p + 2, level + 1, k)]
+        return cls(feature.ravel(), threshold.ravel(), value.ravel(), n, depth)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        n, width = x.shape
+        flat = x.ravel()
+        row = (np.arange(n) * width)[:, None]
+        entry = np.tile(np.arange(self.trees), (n, 1))  # every row at every tree's root
+        to_left = self.trees - np.arange(self.trees)
+        for _ in range(self.depth):
+            # not `>`: a row goes left only when its feature is <= the threshold, so a NaN goes right
+            goes_right = ~(flat.take(self.feature.take(entry) + row) <= self.threshold.take(entry))
+            entry *= 2
+            entry += to_left
+            entry += goes_right * self.trees
+        return self.value.take(entry - (2**self.depth - 1) * self.trees).sum(axis=1)
+
+
 def _depth(tree: dict[str, list[Any]]) -> int:
     """The longest path from the root to a leaf (0 for a tree that is one leaf)."""
     if not tree["f"]:
@@ -202,7 +269,12 @@ class Choice(Weights):
 
     def prob(self, x: np.ndarray) -> np.ndarray:
         """The probability of each row of ``x`` (one group) being the one to pick."""
-        z = self.scores(x)
+        return self.softmax(self.scores(x))
+
+    @staticmethod
+    def softmax(z: np.ndarray) -> np.ndarray:
+        """The probabilities of the rows of one group from their ``scores``, for a caller that needs
+        both without scoring the rows (walking the trees) twice."""
         e = np.exp(z - z.max())
         return e / e.sum()
 
