@@ -16,7 +16,7 @@ nothing above ``index/`` needs to know which one is configured:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -25,6 +25,7 @@ import numpy as np
 from qa_service.core.models import Corpus, CorpusStream, Hit, Query
 from qa_service.core.settings import Settings
 from qa_service.core.tokenizer import Tokenizer
+from qa_service.index.records import RecordTable
 
 if TYPE_CHECKING:
     from qa_service.index.embeddings import Embedder
@@ -58,8 +59,17 @@ class Filters:
         return self.documents is None or article.get("document") in self.documents
 
     def article_mask(self, articles: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """A boolean array: which of ``articles`` match."""
-        return np.fromiter((self.matches(a) for a in articles), dtype=bool, count=len(articles))
+        """A boolean array: which of ``articles`` match (a record table's columns compared whole)."""
+        if not isinstance(articles, RecordTable):
+            return np.fromiter((self.matches(a) for a in articles), dtype=bool, count=len(articles))
+        mask = np.ones(len(articles), dtype=bool)
+        if self.published_from is not None or self.published_to is not None:
+            mask &= articles.between("published", self.published_from, self.published_to)
+        if self.publisher is not None:
+            mask &= articles.equal_any("publisher", [self.publisher])
+        if self.documents is not None:
+            mask &= articles.equal_any("document", self.documents)
+        return mask
 
 
 class Ranker(Protocol):
@@ -72,7 +82,7 @@ class Backend(Protocol):
     name: str  # "embedded" or "milvus"
     tokenizer: Tokenizer
     manifest: dict[str, Any]  # counts, settings, and the corpus it was built from ("corpus": {paths, fingerprint})
-    documents: list[dict[str, Any]]
+    documents: Collection[dict[str, Any]]  # read in place (records.py), not necessarily a list
 
     def __len__(self) -> int: ...  # passages
 

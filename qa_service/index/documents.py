@@ -11,6 +11,7 @@ import numpy as np
 
 from qa_service.core.models import Article, Corpus, Document, Hit
 from qa_service.index.layout import LayoutStore, layout_record
+from qa_service.index.records import ARTICLE_COLUMNS, DOCUMENT_COLUMNS, RecordTable
 
 
 def corpus_records(corpus: Corpus) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -25,6 +26,20 @@ def corpus_records(corpus: Corpus) -> tuple[list[dict[str, Any]], list[dict[str,
         if d.layout is not None:
             run += len(d.text)
     return documents, [article_record(a) for a in corpus.articles]
+
+
+def corpus_tables(corpus: Corpus) -> tuple[RecordTable, RecordTable]:
+    """``corpus_records`` as the tables an index keeps (records.py): the documents found by id."""
+    documents, articles = corpus_records(corpus)
+    return document_table(documents), article_table(articles)
+
+
+def document_table(documents: list[dict[str, Any]]) -> RecordTable:
+    return RecordTable.from_rows(documents, DOCUMENT_COLUMNS, key="id")
+
+
+def article_table(articles: list[dict[str, Any]]) -> RecordTable:
+    return RecordTable.from_rows(articles, ARTICLE_COLUMNS)
 
 
 def document_record(doc: Document, articles: list[Article], run: int) -> dict[str, Any]:
@@ -58,35 +73,35 @@ class DocumentLookup:
     answer's checks against the cited document stay local.
     """
 
-    documents: list[dict[str, Any]]
-    articles: list[dict[str, Any]]
-    _doc_pos: dict[str, int]
+    documents: RecordTable  # found by id (its key column)
+    articles: RecordTable
     _doc_text: bytes | memoryview
     _doc_bounds: np.ndarray
     layout: LayoutStore | None = None  # the page layout of paged documents (PDFs), if any
 
     def document_text(self, doc_id: str) -> str:
-        pos = self._doc_pos.get(doc_id)
+        pos = self.documents.position(doc_id)
         if pos is None:
             return ""
         a, b = self._doc_bounds[pos], self._doc_bounds[pos + 1]
         return bytes(self._doc_text[a:b]).decode("utf-8")
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
-        pos = self._doc_pos.get(doc_id)
+        pos = self.documents.position(doc_id)
         if pos is None:
             return None
         text = self.document_text(doc_id)
-        arts = [{k: v for k, v in art.items() if k != "document"} for art in self.articles if art["document"] == doc_id]
+        rows = np.flatnonzero(self.articles.equal_any("document", [doc_id])).tolist()
+        arts = [{k: v for k, v in self.articles[i].items() if k != "document"} for i in rows]
         return {**self.documents[pos], "text": text, "articles_list": arts}
 
     def record(self, doc_id: str) -> dict[str, Any] | None:
         """The document's entry in the documents list (no text: cheap)."""
-        pos = self._doc_pos.get(doc_id)
+        pos = self.documents.position(doc_id)
         return None if pos is None else self.documents[pos]
 
     def _layout_run(self, doc_id: str) -> list[int] | None:
-        pos = self._doc_pos.get(doc_id)
+        pos = self.documents.position(doc_id)
         if pos is None or self.layout is None:
             return None
         return self.documents[pos].get("layout")
@@ -107,7 +122,7 @@ class DocumentLookup:
 
     def original_file(self, doc_id: str) -> Path | None:
         """The kept original of a paged document (to render its pages), if there is one."""
-        pos = self._doc_pos.get(doc_id)
+        pos = self.documents.position(doc_id)
         if pos is None or self.layout is None or "original" not in self.documents[pos]:
             return None
         return self.layout.original(self.documents[pos]["original"])

@@ -12,6 +12,7 @@ The worker functions are module-level, so that they pickle.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 from array import array
@@ -244,11 +245,21 @@ def count_in_workers(
     on_progress: Callable[[int], None] | None = None,
     spill: BlockSpill | None = None,
 ) -> list[_Block]:
-    """The blocks of ``items``, analysed and counted in a pool of ``workers`` processes."""
-    methods = mp.get_all_start_methods()
-    ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+    """The blocks of ``items``, analysed and counted in a pool of ``workers`` processes.
+
+    By the time a full build counts, this process holds the spooled corpus's bookkeeping (half a
+    gigabyte at a million passages).  Forked workers share its pages until something writes to them;
+    the garbage collector would, visiting every object, and leave each worker a private copy of it
+    all.  So the objects are frozen out of its reach while the workers are forked (``gc.freeze``, as
+    the gc module's documentation advises for fork), and given back to it once they are started."""
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     blocks = []
-    with ctx.Pool(workers, initializer=_worker_init, initargs=(analyse,)) as pool:
+    gc.freeze()
+    try:
+        pool = ctx.Pool(workers, initializer=_worker_init, initargs=(analyse,))
+    finally:
+        gc.unfreeze()
+    with pool:
         # A few blocks in flight at a time: the items may be read from disk as they are needed.
         for _, block in bounded_imap(pool, _worker_count, _chunks(items, chunk), 2 * workers):
             blocks.append(spill.put(block) if spill is not None else block)

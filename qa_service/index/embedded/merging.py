@@ -32,6 +32,7 @@ from qa_service.index.embedded.words import index_passages
 from qa_service.index.embeddings import PassageVectors
 from qa_service.index.layout import LayoutStore
 from qa_service.index.publish import pack_texts
+from qa_service.index.records import ARTICLE_COLUMNS, DOCUMENT_COLUMNS, RecordWriter
 
 if TYPE_CHECKING:
     from qa_service.index.embedded.segments import Segment
@@ -74,7 +75,8 @@ def merged_segment(
     for s in parts:
         out.add(s.index, s.deleted)
     meta = np.array(out.chunk_meta, dtype=np.int64).reshape(-1, 3)
-    bm25, words = index_passages(out.chunk_texts, meta, out.articles, tokenizer, settings, stats)
+    documents, articles = out.documents.finish(), out.articles.finish()
+    bm25, words = index_passages(out.chunk_texts, meta, articles, tokenizer, settings, stats)
     chunk_text, chunk_bounds = pack_texts(out.chunk_texts)
     doc_text, doc_bounds = pack_texts(out.doc_texts)
     manifest = {
@@ -84,8 +86,8 @@ def merged_segment(
         "settings": settings.to_dict(),
         "corpus": {},
         "counts": {
-            "documents": len(out.documents),
-            "articles": len(out.articles),
+            "documents": len(documents),
+            "articles": len(articles),
             "passages": len(out.chunk_texts),
             "terms": len(bm25.vocab),
         },
@@ -99,8 +101,8 @@ def merged_segment(
         chunk_text,
         chunk_bounds,
         meta,
-        out.articles,
-        out.documents,
+        articles,
+        documents,
         doc_text,
         doc_bounds,
         manifest,
@@ -117,9 +119,9 @@ class _Gather:
     """The live documents of segments, their articles, passages, layout and vectors, renumbered."""
 
     def __init__(self) -> None:
-        self.documents: list[dict[str, Any]] = []
+        self.documents = RecordWriter(DOCUMENT_COLUMNS, "id")
         self.doc_texts: list[str] = []
-        self.articles: list[dict[str, Any]] = []
+        self.articles = RecordWriter(ARTICLE_COLUMNS)
         self.chunk_texts: list[str] = []
         self.chunk_meta: list[tuple[int, int, int]] = []
         self.pages: list[np.ndarray] = []
@@ -129,14 +131,14 @@ class _Gather:
         self.run = 0  # where the next paged document starts in the layout arrays
 
     def add(self, index: EmbeddedIndex, deleted: frozenset[str]) -> None:
+        gone = index.articles.equal_any("document", deleted) if deleted else np.zeros(len(index.articles), bool)
         renumber = np.full(len(index.articles), -1, dtype=np.int64)
-        for i, a in enumerate(index.articles):
-            if a["document"] not in deleted:
-                renumber[i] = len(self.articles)
-                self.articles.append(a)
-        for d in index.documents:
-            if d["id"] not in deleted:
-                self._add_document(index, d)
+        for i in np.flatnonzero(~gone).tolist():
+            renumber[i] = len(self.articles)
+            self.articles.add(index.articles[i])
+        dropped = index.documents.equal_any("id", deleted) if deleted else np.zeros(len(index.documents), bool)
+        for i in np.flatnonzero(~dropped).tolist():
+            self._add_document(index, index.documents[i])
         keep = np.flatnonzero(~index.document_mask(deleted)) if deleted else np.arange(len(index))
         self.kept.append(keep)
         for i in keep.tolist():
@@ -156,7 +158,7 @@ class _Gather:
             found = index.layout.originals.get(record.get("original", ""))
             if found is not None:
                 self.originals[record["original"]] = found
-        self.documents.append(record)
+        self.documents.add(record)
 
     def layout(self) -> LayoutStore:
         if not self.pages:

@@ -30,8 +30,8 @@ from __future__ import annotations
 import bisect
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,7 +101,49 @@ class _Stats:
     mean_idf: float
     params: BM25Params
     deleted: np.ndarray | None = None  # global ids of deleted passages
-    docs: dict[str, int] = field(default_factory=dict)  # live document id -> its segment's position
+
+
+class LiveDocuments(Collection[dict[str, Any]]):
+    """The documents of segments but those deleted, read from the segments' tables in place
+    (index/records.py) rather than gathered in one list: a million of them would cost a gigabyte."""
+
+    def __init__(self, segments: Sequence[Segment]) -> None:
+        self._segments = segments
+        self._gone = [s.index.documents.equal_any("id", s.deleted) if s.deleted else None for s in segments]
+        self._live = sum(len(s.index.documents) - (0 if g is None else int(g.sum())) for s, g in self._parts())
+
+    def _parts(self) -> Iterator[tuple[Segment, np.ndarray | None]]:
+        return zip(self._segments, self._gone, strict=True)
+
+    def __len__(self) -> int:
+        return self._live
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for s, gone in self._parts():
+            table = s.index.documents
+            if gone is None:
+                yield from table
+            else:
+                yield from (table[i] for i in np.flatnonzero(~gone).tolist())
+
+    def __contains__(self, record: object) -> bool:
+        return isinstance(record, dict) and any(record == d for d in self)
+
+    def column(self, name: str) -> list[Any]:
+        """Every live document's ``name``, in order."""
+        out: list[Any] = []
+        for s, gone in self._parts():
+            values = s.index.documents.column(name)
+            out.extend(values if gone is None else (v for v, g in zip(values, gone.tolist(), strict=True) if not g))
+        return out
+
+    def articles(self) -> int:
+        """How many articles the live documents have."""
+        total = 0
+        for s, gone in self._parts():
+            arts = s.index.articles
+            total += len(arts) - (int(arts.equal_any("document", s.deleted).sum()) if gone is not None else 0)
+        return total
 
 
 class SegmentReader:
@@ -130,12 +172,7 @@ class SegmentReader:
             params=largest.params,
         )
         self._stats.deleted = self._deleted_passages()
-        self.documents: list[dict[str, Any]] = []
-        for pos, s in enumerate(segments):
-            for d in s.index.documents:
-                if d["id"] not in s.deleted:
-                    self._stats.docs[d["id"]] = pos
-                    self.documents.append(d)
+        self.documents = LiveDocuments(segments)
         self._single = segments[0].index if len(segments) == 1 and not segments[0].deleted else None
 
     def _deleted_passages(self) -> np.ndarray | None:
@@ -292,8 +329,15 @@ class SegmentReader:
         return max_idf(len(self))
 
     # -- documents --------------------------------------------------------------------------------------
+    def holder(self, doc_id: str) -> int | None:
+        """The position of the segment holding the live document ``doc_id`` (None: no such document)."""
+        for pos, s in enumerate(self.segments):
+            if doc_id not in s.deleted and s.index.documents.position(doc_id) is not None:
+                return pos
+        return None
+
     def _owner(self, doc_id: str) -> EmbeddedIndex | None:
-        pos = self._stats.docs.get(doc_id)
+        pos = self.holder(doc_id)
         return None if pos is None else self.segments[pos].index
 
     def document(self, doc_id: str) -> dict[str, Any] | None:

@@ -4,18 +4,19 @@
 cleaned copy of their text, passages) before tokenizing any of it: about 11 KB a passage, so a
 million passages needed over 10 GB before the index itself.  Here each document, as it comes out of
 cleaning and chunking, is written to disk and dropped: its text and its passages' texts appended to
-the two files the index keeps (``doc_text.bin``, ``chunk_text.bin``), its records and passage rows
-kept (a few hundred bytes an article).  Once the stream ends, the names learned from the whole
-corpus are known, so the passages are read back from disk in order, cut and counted in worker
-processes (each block's postings moved to a file as it comes, counting.BlockSpill), the postings
-file is written by ranges of terms (counting.write_scattered), and the texts are hard-linked into
-the version folder: the result is the same index, file for file, as ``EmbeddedIndex.build`` of the
-same corpus in memory (tests/test_spool.py).
+the two files the index keeps (``doc_text.bin``, ``chunk_text.bin``), its records appended to the
+record tables' files (index/records.py), its passage rows kept (24 bytes a passage).  Once the
+stream ends, the names learned from the whole corpus are known, so the passages are read back from
+disk in order, cut and counted in worker processes (each block's postings moved to a file as it
+comes, counting.BlockSpill), the postings file is written by ranges of terms
+(counting.write_scattered), and the texts and tables are hard-linked into the version folder: the
+result is the same index, file for file, as ``EmbeddedIndex.build`` of the same corpus in memory
+(tests/test_spool.py).
 
 What still grows with the corpus: the terms (each worker's table of the terms it has seen, the new
 terms each block brings as arrays, about 18 bytes a term, the merged term table), each block's term
-ids and counts (8 bytes per distinct term of a block), the records, and the page layout of PDFs
-(about 18 bytes a character).
+ids and counts (8 bytes per distinct term of a block), the passage rows and the documents' key
+hashes (24 and 8 bytes), and the page layout of PDFs (about 18 bytes a character).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from qa_service.index.embedded.store import EmbeddedIndex, new_manifest
 from qa_service.index.embedded.words import index_passages
 from qa_service.index.layout import LayoutStore
 from qa_service.index.publish import map_bytes
+from qa_service.index.records import ARTICLE_COLUMNS, DOCUMENT_COLUMNS, RecordWriter
 
 CHUNK_TEXT, DOC_TEXT = "chunk_text.bin", "doc_text.bin"
 READ_BLOCK = 1 << 24  # bytes of passage text read back at a time
@@ -60,8 +62,9 @@ class CorpusSpool:
         self.chunk_bounds = array("q", [0])
         self.doc_bounds = array("q", [0])
         self.chunk_meta = array("q")  # article, char_start, char_end of each passage
-        self.documents: list[dict[str, Any]] = []
-        self.articles: list[dict[str, Any]] = []
+        # The records, appended to files of the folder as they come (index/records.py).
+        self.documents = RecordWriter(DOCUMENT_COLUMNS, "id", folder, "documents")
+        self.articles = RecordWriter(ARTICLE_COLUMNS, None, folder, "articles")
         self.digests: dict[str, str] = {}  # of the documents kept (the index's fingerprint)
         self._pages: list[np.ndarray] = []
         self._boxes: list[np.ndarray] = []
@@ -70,8 +73,9 @@ class CorpusSpool:
 
     def add(self, doc: Document, articles: list[Article], chunks: list[Chunk]) -> None:
         base = len(self.articles)
-        self.documents.append(document_record(doc, articles, self._run))
-        self.articles.extend(article_record(a) for a in articles)
+        self.documents.add(document_record(doc, articles, self._run))
+        for a in articles:
+            self.articles.add(article_record(a))
         self.digests.update(document_digests([doc]))
         _append(self._doc_file, self.doc_bounds, doc.text)
         for c in chunks:
@@ -97,14 +101,15 @@ class CorpusSpool:
         if not len(self):
             raise DocumentError(EMPTY_CORPUS, "empty_corpus")
         tokenizer = Tokenizer(user_words, bigrams=settings.bigrams, segmenter=settings.segmenter)
+        documents, articles = self.documents.finish(), self.articles.finish()
         bounds = np.frombuffer(self.chunk_bounds, dtype=np.int64)
         meta = np.frombuffer(self.chunk_meta, dtype=np.int64).reshape(-1, 3)
         texts = SpooledTexts(self.folder / CHUNK_TEXT, bounds)
         with progress_bar(len(texts), "indexing", "passage", show_progress) as advance:
-            bm25, words = index_passages(texts, meta, self.articles, tokenizer, settings, None, advance, self.folder)
+            bm25, words = index_passages(texts, meta, articles, tokenizer, settings, None, advance, self.folder)
         counts = {
-            "documents": len(self.documents),
-            "articles": len(self.articles),
+            "documents": len(documents),
+            "articles": len(articles),
             "passages": len(self),
             "terms": len(bm25.vocab),
         }
@@ -115,8 +120,8 @@ class CorpusSpool:
             map_bytes(self.folder / CHUNK_TEXT),
             bounds,
             meta,
-            self.articles,
-            self.documents,
+            articles,
+            documents,
             map_bytes(self.folder / DOC_TEXT),
             np.frombuffer(self.doc_bounds, dtype=np.int64),
             manifest,
@@ -134,6 +139,8 @@ class CorpusSpool:
     def discard(self) -> None:
         for f in (self._chunk_file, self._doc_file):
             f.close()
+        self.documents.close()
+        self.articles.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

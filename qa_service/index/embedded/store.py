@@ -30,7 +30,7 @@ from qa_service.core.errors import IndexCorrupt, IndexIncompatible
 from qa_service.core.models import Chunk, Corpus
 from qa_service.core.progress import progress_bar
 from qa_service.core.tokenizer import Tokenizer
-from qa_service.index.documents import DocumentLookup, corpus_records
+from qa_service.index.documents import DocumentLookup, corpus_tables
 from qa_service.index.embedded.bm25 import BM25, BM25Params, CorpusStats
 from qa_service.index.embedded.config import IndexSettings, index_tokenizer
 from qa_service.index.embedded.rankers import make_ranker
@@ -54,6 +54,7 @@ from qa_service.index.publish import (
     pack_texts,
     read_live_manifest,
 )
+from qa_service.index.records import RecordTable
 
 if TYPE_CHECKING:
     from qa_service.index.base import Filters, Ranker
@@ -63,7 +64,8 @@ log = logging.getLogger(__name__)
 
 # 2: BM25 as BM25.save writes it; embeddings are optional extra files.  3: BM25 records its total length
 # and mean idf, which a version of several segments (segments.py) needs.  4: passages' word starts (words.py).
-FORMAT_VERSION = 4
+# 5: the documents and articles as record tables read in place (index/records.py), not JSON lists.
+FORMAT_VERSION = 5
 EMBEDDINGS = "embeddings.npy"
 EMBEDDING_KEYS = "embedding_keys.npy"
 REBUILD = "rebuild with `qa-service index`"
@@ -94,8 +96,8 @@ class EmbeddedIndex(DocumentLookup):
         chunk_text: bytes | memoryview,
         chunk_bounds: np.ndarray,
         chunk_meta: np.ndarray,
-        articles: list[dict[str, Any]],
-        documents: list[dict[str, Any]],
+        articles: RecordTable,
+        documents: RecordTable,
         doc_text: bytes | memoryview,
         doc_bounds: np.ndarray,
         manifest: dict[str, Any],
@@ -110,7 +112,6 @@ class EmbeddedIndex(DocumentLookup):
         self._chunk_meta = chunk_meta  # (n, 3) int64: article, char_start, char_end
         self.articles = articles
         self.documents = documents
-        self._doc_pos = {d["id"]: i for i, d in enumerate(documents)}
         self._doc_text = doc_text
         self._doc_bounds = doc_bounds
         self.manifest = manifest
@@ -139,7 +140,7 @@ class EmbeddedIndex(DocumentLookup):
         t0 = time.perf_counter()
         if tokenizer is None:
             tokenizer = Tokenizer(corpus.user_words, bigrams=settings.bigrams, segmenter=settings.segmenter)
-        documents, articles = corpus_records(corpus)
+        documents, articles = corpus_tables(corpus)
         chunk_meta = np.array(
             [(a, c.char_start, c.char_end) for c, a in zip(corpus.chunks, corpus.chunk_article, strict=True)],
             dtype=np.int64,
@@ -214,8 +215,7 @@ class EmbeddedIndex(DocumentLookup):
 
     def document_mask(self, doc_ids: Collection[str]) -> np.ndarray:
         """Which passages belong to one of the documents ``doc_ids``."""
-        articles = np.fromiter((a["document"] in doc_ids for a in self.articles), dtype=bool, count=len(self.articles))
-        return articles[self._passage_articles()]
+        return self.articles.equal_any("document", doc_ids)[self._passage_articles()]
 
     def _passage_articles(self) -> np.ndarray:
         return np.asarray(self._chunk_meta[:, 0], dtype=np.int64)
@@ -300,8 +300,8 @@ class EmbeddedIndex(DocumentLookup):
         self._put_text(out, "chunk_text.bin", self._chunk_text)
         out.put("chunk_bounds.npy", npy_bytes(self._chunk_bounds))
         out.put("chunk_meta.npy", npy_bytes(self._chunk_meta))
-        out.put("articles.json", json_bytes(self.articles))
-        out.put("documents.json", json_bytes(self.documents))
+        self.articles.save(out, "articles")
+        self.documents.save(out, "documents")
         self._put_text(out, "doc_text.bin", self._doc_text)
         out.put("doc_bounds.npy", npy_bytes(self._doc_bounds))
         if self.words is not None:
@@ -369,8 +369,8 @@ class EmbeddedIndex(DocumentLookup):
                 map_bytes(vdir / "chunk_text.bin"),
                 np.load(vdir / "chunk_bounds.npy", mmap_mode="r"),
                 np.load(vdir / "chunk_meta.npy", mmap_mode="r"),
-                json.loads((vdir / "articles.json").read_text("utf-8")),
-                json.loads((vdir / "documents.json").read_text("utf-8")),
+                RecordTable.load(vdir, "articles"),
+                RecordTable.load(vdir, "documents"),
                 map_bytes(vdir / "doc_text.bin"),
                 np.load(vdir / "doc_bounds.npy", mmap_mode="r"),
                 manifest,

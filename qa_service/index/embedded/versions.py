@@ -22,7 +22,7 @@ from qa_service.core.settings import Settings
 from qa_service.index.embedded.merging import merged_segment, plan_merge
 from qa_service.index.embedded.rankers import vectors_match
 from qa_service.index.embedded.ranking import union_mean_idf
-from qa_service.index.embedded.segments import FLAT, SEGMENTS_FORMAT, Segment, SegmentReader
+from qa_service.index.embedded.segments import FLAT, SEGMENTS_FORMAT, LiveDocuments, Segment, SegmentReader
 from qa_service.index.embedded.spool import spooled_index
 from qa_service.index.embedded.store import REBUILD, EmbeddedIndex, IndexSettings
 from qa_service.index.embeddings import PassageVectors
@@ -147,7 +147,7 @@ class SegmentedIndex(SegmentReader):
             raise ValueError("an index in memory only cannot be changed")
         gone: dict[int, set[str]] = {pos: set() for pos in range(len(self.segments))}
         for doc_id in [*removed, *(d.id for d in added.documents)]:
-            pos = self._stats.docs.get(doc_id)
+            pos = self.holder(doc_id)
             if pos is not None:
                 gone[pos].add(doc_id)
         kept = [
@@ -186,10 +186,10 @@ class SegmentedIndex(SegmentReader):
             return None
         since = frozenset().union(*(now[n].deleted - then[n].deleted for n in names))
         at = min(i for i, s in enumerate(self.segments) if s.name in set(names))
-        segment = Segment(_new_name(), merged, frozenset(since & {d["id"] for d in merged.documents}))
+        segment = Segment(_new_name(), merged, frozenset(d for d in since if merged.documents.position(d) is not None))
         kept = [Segment(s.name, s.index, s.deleted) for s in self.segments if s.name not in set(names)]
         kept.insert(at, segment)
-        if not merged.documents:
+        if not len(merged.documents):
             kept.remove(segment)
         return self.publish(self.root, kept, new={segment.name})
 
@@ -239,7 +239,7 @@ class SegmentedIndex(SegmentReader):
         return SegmentedIndex(segments, manifest, root)
 
     def _version_manifest(self, segments: list[Segment], entries: list[dict[str, Any]]) -> dict[str, Any]:
-        live = [(s, d) for s in segments for d in s.index.documents if d["id"] not in s.deleted]
+        live = LiveDocuments(segments)
         first = segments[0].index.manifest
         return {
             "format_version": first["format_version"],
@@ -249,7 +249,7 @@ class SegmentedIndex(SegmentReader):
             "corpus": {**self.manifest.get("corpus", {}), "fingerprint": None},
             "counts": {
                 "documents": len(live),
-                "articles": sum(d.get("articles", 0) for _, d in live),
+                "articles": live.articles(),
                 "passages": sum(s.passages for s in segments),
                 "deleted_passages": sum(int(s.index.document_mask(s.deleted).sum()) for s in segments if s.deleted),
                 "terms": max(len(s.index.bm25.vocab) for s in segments),
@@ -280,8 +280,9 @@ def previous_vectors(settings: Settings) -> PassageVectors | None:
 
 
 def _emptied(s: Segment, gone: set[str]) -> bool:
-    """Every document of the segment deleted: the new version drops it."""
-    return all(d["id"] in s.deleted or d["id"] in gone for d in s.index.documents)
+    """Every document of the segment deleted: the new version drops it (both sets hold ids of its
+    documents only)."""
+    return len(s.deleted | gone) >= len(s.index.documents)
 
 
 def _new_name() -> str:

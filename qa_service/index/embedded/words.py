@@ -27,6 +27,7 @@ from qa_service.index.embedded.bm25 import BM25, POSTINGS_FILE, CorpusStats
 from qa_service.index.embedded.config import IndexSettings
 from qa_service.index.embedded.counting import BlockSpill, _Block, count_texts
 from qa_service.index.publish import FolderWriter, map_bytes, npy_bytes
+from qa_service.index.records import RecordTable
 
 MARKS_FILE = "chunk_words.bin"
 BOUNDS_FILE = "chunk_words_bounds.npy"
@@ -35,7 +36,7 @@ BOUNDS_FILE = "chunk_words_bounds.npy"
 def index_passages(
     texts: Sequence[str],
     meta: np.ndarray,
-    articles: Sequence[dict[str, Any]],
+    articles: RecordTable,
     tokenizer: Tokenizer,
     settings: IndexSettings,
     stats: CorpusStats | None = None,
@@ -87,13 +88,13 @@ def pack_word_starts(words: Sequence[str], skip: int, n_chars: int) -> bytes:
 
 
 def passage_items(
-    texts: Iterable[str], meta: Iterable[Sequence[Any]], articles: Sequence[dict[str, Any]], title_in: bool
+    texts: Iterable[str], meta: Iterable[Sequence[Any]], articles: RecordTable, title_in: bool
 ) -> Iterator[tuple[str, str]]:
     """What is indexed of each passage: (its article's title and section, or nothing; its text)."""
     for t, row in zip(texts, meta, strict=True):
         if title_in:
-            art = articles[int(row[0])]
-            yield f"{art['title']} {art['section'] or ''} ", t
+            a = int(row[0])  # two cells read, not the article's whole row
+            yield f"{articles.cell(a, 'title')} {articles.cell(a, 'section') or ''} ", t
         else:
             yield "", t
 

@@ -45,7 +45,7 @@ from qa_service.core.models import Corpus, CorpusStream
 from qa_service.core.settings import Settings
 from qa_service.core.tokenizer import Tokenizer
 from qa_service.index.base import EMPTY_CORPUS, Backend, Ranker
-from qa_service.index.documents import DocumentLookup, LocatingRanker
+from qa_service.index.documents import DocumentLookup, LocatingRanker, article_table, document_table
 from qa_service.index.embedded.store import IndexSettings, index_tokenizer
 from qa_service.index.embeddings import Embedder, query_encoder
 from qa_service.index.fusion import FusionSettings
@@ -94,9 +94,8 @@ class MilvusIndex(DocumentLookup):
         self.store = store
         self.tokenizer = tokenizer
         self.terms = terms
-        self.documents = documents
-        self.articles = articles
-        self._doc_pos = {d["id"]: i for i, d in enumerate(documents)}
+        self.documents = document_table(documents)
+        self.articles = article_table(articles)
         self._doc_text = doc_text
         self._doc_bounds = doc_bounds
         self.manifest = manifest
