@@ -31,6 +31,10 @@ Example (from the repository root, in the project's venv):
 Against another checkout of the project (e.g. a git worktree of a base commit):
 
     .venv/bin/python benchmarks/incremental.py --size 10k --reuse --project /tmp/qa-base
+
+With an index of the same corpus already built (e.g. by benchmarks/index_build.py), skip the build:
+
+    .venv/bin/python benchmarks/incremental.py --size 1m --reuse --index-from benchmarks/.data/index-build-this-1m
 """
 
 from __future__ import annotations
@@ -208,6 +212,18 @@ def kill_group(proc: subprocess.Popen, grace: float = 20) -> None:
         os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group (workers, helpers)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
+
+
+def linked_index(source: Path, index_dir: Path) -> dict[str, Any]:
+    """An index already built of the same corpus (by ``qa_service index``, with --project's code),
+    hard-linked file by file: a version folder is never written after it is published, and the
+    server replaces ``CURRENT`` by renaming a new file, so ``source`` is left as it was."""
+    if not (source / "CURRENT").is_file():
+        raise RuntimeError(f"{source} holds no index (no CURRENT)")
+    shutil.rmtree(index_dir, ignore_errors=True)
+    shutil.copytree(source, index_dir, copy_function=os.link)
+    log(f"index hard-linked from {source}")
+    return {"linked_from": str(source), "bytes": sum(p.stat().st_size for p in index_dir.rglob("*") if p.is_file())}
 
 
 def build_index(shards: Path, index_dir: Path, env: dict[str, str], project: Path, timeout: float) -> dict[str, Any]:
@@ -571,7 +587,10 @@ def run(args: argparse.Namespace, res: dict[str, Any], save: Any) -> None:
     }
     env = child_env(project, qa_env)
     res["setting_names"] = sorted(qa_env)
-    res["index"] = build_index(shards, index_dir, env, project, args.timeout)
+    if args.index_from:
+        res["index"] = linked_index(Path(args.index_from), index_dir)
+    else:
+        res["index"] = build_index(shards, index_dir, env, project, args.timeout)
     save()
     port = free_port()
     log_file = data / f"incremental-serve-{label}.log"
@@ -642,6 +661,10 @@ def main() -> None:
     )
     p.add_argument("--request-timeout", type=float, default=120, help="seconds per background /api/ask (120)")
     p.add_argument("--workers", type=int, default=2, help="processes generating the corpus (2)")
+    p.add_argument(
+        "--index-from",
+        help="an index of the same corpus already built by `qa_service index` (hard-linked instead of building)",
+    )
     args = p.parse_args()
     if not CMRC.is_file():
         p.error(f"the CMRC2018 trial set is not at {CMRC}")

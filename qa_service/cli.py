@@ -253,7 +253,8 @@ def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
 
     s = s.with_overrides(host=args.host, port=args.port, workers=args.workers, corpus=args.corpus)
     # Open (or, if there is none, build) before forking workers, so they all load the same index.
-    start = open_for_serving(s, embedder=configured_embedder(s), show_progress=s.progress)
+    embedder = configured_embedder(s)  # without one to add vectors for, the corpus is read beside serving
+    start = open_for_serving(s, embedder=embedder, show_progress=s.progress, read_corpus=embedder is not None)
     start.backend.close()
     s = start.settings  # the corpus the index serves (and catches up with)
     plan = serve_plan(s)
@@ -262,10 +263,10 @@ def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
     env = worker_environment(s, plan.env)
     # As in main(): jieba's pkg_resources warning would be the server log's first line, and no user's concern.
     env.setdefault("PYTHONWARNINGS", "ignore:pkg_resources is deprecated:UserWarning")
-    if start.stale:
-        # A valid index that no longer matches the corpus (a crash mid-upload, files changed while
-        # stopped): serve it now, catch up beside it; the workers load the new version when it is live.
-        log.warning("the index is %s; serving it while it is brought up to date beside it", start.stale)
+    if start.stale or not start.checked:
+        # Stale (a crash mid-upload, files changed while stopped) or not compared yet: serve, catch up beside.
+        if start.stale:
+            log.warning("the index is %s; serving it while it is brought up to date beside it", start.stale)
         cmd = [sys.executable, "-m", "qa_service", "index", "--catch-up", "--no-progress"]
         subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)  # gunicorn, its parent after exec, reaps it
     gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import replace
@@ -19,6 +20,7 @@ from qa_service.index.publish import current_version_dir
 from qa_service.ingest.cleaning import clean_document
 from qa_service.ingest.pipeline import build_corpus
 from qa_service.ops.build import catch_up, open_for_serving
+from qa_service.ops.lock import write_lock
 from qa_service.web.app import create_app
 from tests.conftest import ROOT, SEEDS, running_server
 
@@ -265,6 +267,24 @@ def test_a_stale_but_valid_index_is_served_at_once_and_caught_up_beside_it(setti
     assert not catch_up(start.settings)  # caught up: nothing more to do
 
 
+def test_serving_without_reading_the_corpus_and_a_catch_up_that_finds_nothing_takes_no_lock(settings, tmp_path):
+    """`serve` opens the index without reading the corpus files; the catch-up beside it reads them
+    without the write lock, so uploads are not held up while a large corpus is read."""
+    open_for_serving(settings).backend.close()  # built
+    start = open_for_serving(settings, read_corpus=False)
+    assert not start.checked and start.stale is None
+    start.backend.close()
+    result: list[bool] = []
+    with write_lock(settings.index_dir):  # held as an upload would hold it
+        t = threading.Thread(target=lambda: result.append(catch_up(start.settings)))
+        t.start()
+        t.join(timeout=30)
+        assert result == [False]  # up to date: returned without waiting for the lock
+    (tmp_path / "uploads").mkdir(exist_ok=True)
+    (tmp_path / "uploads" / "late.txt").write_text(NEW_DOC, "utf-8")
+    assert catch_up(start.settings) and open_for_serving(settings).backend.document("late.txt") is not None
+
+
 @pytest.mark.parametrize("data", [b"\x00" * 100, "正文\x00\x00".encode() * 50, "正文".encode("utf-16")])
 def test_binary_uploads_are_refused(settings, data):
     c = create_app(settings).test_client()
@@ -328,4 +348,5 @@ def test_serve_answers_at_once_from_a_stale_index_and_catches_up_beside_it(tmp_p
             time.sleep(0.2)
         assert "late.txt" in ids
     log = "".join(p.read_text() for p in tmp_path.glob("server-*.log"))
-    assert "serving it while it is brought up to date beside it" in log
+    # serve did not read the corpus before serving: the catch-up beside it found the new file
+    assert "was stale: added 1 new or changed documents and deleted 0 beside the live one" in log

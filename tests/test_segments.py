@@ -23,6 +23,7 @@ from qa_service.ingest.loaders import load_paths
 from qa_service.ingest.pipeline import corpus_from_documents
 from qa_service.ops.build import catch_up, open_for_serving, read_state
 from qa_service.ops.live import LiveIndex
+from qa_service.ops.state import recorded_digests
 from qa_service.qa.service import QAService
 from tests.conftest import SAMPLE_QUESTIONS, SEEDS
 
@@ -246,7 +247,8 @@ def test_live_uploads_add_a_segment_and_start_up_sees_the_index_current(tmp_path
     assert len(index.segments) == 2 and index.segments[0].index is base.index
     assert index.document(extra.name) is not None
     state = read_state(start.settings)
-    assert extra.name in state["documents"]
+    assert extra.name in recorded_digests(start.settings, state)
+    assert set(state["changes"]) == {extra.name}  # the full build's digests file is not rewritten
     assert open_for_serving(start.settings).stale is None
 
     live.delete_document(extra.name)

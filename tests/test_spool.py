@@ -20,6 +20,7 @@ from qa_service.index.publish import current_version_dir, pack_texts
 from qa_service.ingest.loaders import load_paths
 from qa_service.ingest.pipeline import corpus_from_documents, stream_corpus
 from qa_service.ops.build import build_from, read_state
+from qa_service.ops.state import recorded_digests
 from tests import format_fixtures as ff
 from tests.conftest import SEEDS
 from tests.test_segments import small_documents
@@ -57,7 +58,7 @@ def test_the_streamed_seed_build_is_the_in_memory_build_file_for_file(tmp_path, 
     in_memory_build([SEEDS], tmp_path / "memory")
     assert_same_index(tmp_path / "streamed", tmp_path / "memory")
     state = read_state(settings)
-    assert state is not None and len(state["documents"]) == 5
+    assert state is not None and len(recorded_digests(settings, state)) == 5
 
 
 def test_pdfs_keep_their_page_layout_and_originals_when_streamed(tmp_path):

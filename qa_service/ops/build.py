@@ -4,10 +4,10 @@ Shared by start-up (``qa-service serve``, the app factory), the CLI and the live
 service, so each of them opens, builds and publishes an index the same way,
 whichever backend is configured.
 
-Beside the index, ``corpus-state.json`` (in ``QA_INDEX_DIR``) records what the live version was
-built from: the configured corpus (``QA_CORPUS``) at the time, the folders and files actually
-indexed (``qa-service index PATHS`` may name others; the upload folder joins them), and a
-fingerprint of every document loaded from them -- including those that cleaning empties, which the
+Beside the index, ``corpus-state.json`` (in ``QA_INDEX_DIR``, ops/state.py) records what the live
+version was built from: the configured corpus (``QA_CORPUS``) at the time, the folders and files
+actually indexed (``qa-service index PATHS`` may name others; the upload folder joins them), and the
+digest of every document loaded from them -- including those that cleaning empties, which the
 index does not keep, so an unchanged corpus always matches.  Start-up compares the corpus with it:
 a changed ``QA_CORPUS``, a file present but not indexed, or a changed file makes the index stale.
 A stale index that opens is served at once and rebuilt beside it (``catch_up``); only a missing or
@@ -16,30 +16,33 @@ unusable one is built before serving.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qa_service.core.errors import BackendUnavailable, DocumentError, IndexError_, IndexMissing
-from qa_service.core.models import Corpus, Document, document_digests, documents_fingerprint, fingerprint_of
+from qa_service.core.models import Corpus, Document, document_digests, documents_fingerprint
 from qa_service.core.settings import Settings
-from qa_service.index import Backend, build_backend, build_backend_streamed, open_backend, pointer_dir
+from qa_service.index import Backend, build_backend, build_backend_streamed, open_backend
 from qa_service.index.base import EMPTY_CORPUS
 from qa_service.index.embeddings import Embedder, get_embedder
-from qa_service.index.publish import CURRENT
 from qa_service.ingest.loaders import load_paths
 from qa_service.ingest.pipeline import corpus_from_documents, stream_corpus
 from qa_service.ops.lock import write_lock
+from qa_service.ops.state import (
+    live_version,
+    read_state,
+    record_build,
+    record_change,
+    recorded_digests,
+    recorded_fingerprint,
+    write_state,
+)
 
 log = logging.getLogger(__name__)
-
-STATE_FILE = "corpus-state.json"
-
 
 def configured_embedder(settings: Settings) -> Embedder | None:
     """The embedding model the settings name (None: BM25 only, or the model cannot be loaded)."""
@@ -50,30 +53,7 @@ def resolved(paths: Sequence[str | Path]) -> list[str]:
     return [str(Path(p).resolve()) for p in paths]
 
 
-def live_version(settings: Settings) -> str | None:
-    """The name of the live index version (what ``CURRENT`` says), None if there is none."""
-    try:
-        return (pointer_dir(settings) / CURRENT).read_text("utf-8").strip() or None
-    except OSError:
-        return None
-
-
 # -- what the live version was built from -------------------------------------------------------------
-
-
-def read_state(settings: Settings) -> dict[str, Any] | None:
-    try:
-        state = json.loads((Path(settings.index_dir) / STATE_FILE).read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return state if isinstance(state, dict) else None
-
-
-def write_state(settings: Settings, state: dict[str, Any]) -> None:
-    root = Path(settings.index_dir)
-    tmp = root / f".{STATE_FILE}.{uuid.uuid4().hex[:6]}"
-    tmp.write_text(json.dumps(state, ensure_ascii=False), "utf-8")
-    os.replace(tmp, root / STATE_FILE)
 
 
 def load_corpus(paths: Sequence[str | Path], show_progress: bool = False) -> tuple[Corpus, dict[str, str]]:
@@ -81,23 +61,6 @@ def load_corpus(paths: Sequence[str | Path], show_progress: bool = False) -> tup
     paths = resolved(paths)
     docs = list(load_paths(paths))
     return corpus_from_documents(docs, show_progress=show_progress, paths=paths), document_digests(docs)
-
-
-def record_change(settings: Settings, added: Sequence[Document], removed: Sequence[str]) -> None:
-    """After documents were added to or removed from the live version one by one: the recorded corpus
-    follows (the caller holds the write lock).  A record from before digests were kept cannot follow:
-    its fingerprint is dropped, so the next start-up rebuilds once."""
-    state = read_state(settings) or {}
-    digests = state.get("documents")
-    if isinstance(digests, dict):
-        for doc_id in removed:
-            digests.pop(doc_id, None)
-        digests.update(document_digests(added))
-        fingerprint: str | None = fingerprint_of(digests)
-    else:
-        fingerprint = None
-    version = live_version(settings)
-    write_state(settings, {**state, "documents": digests, "fingerprint": fingerprint, "version": version})
 
 
 def publish(
@@ -140,16 +103,7 @@ def build_from(
 
 def _record_build(settings: Settings, paths: list[str], digests: dict[str, str], configured: list[str] | None) -> None:
     before = read_state(settings) or {}
-    write_state(
-        settings,
-        {
-            "corpus": configured or before.get("corpus") or resolved(settings.corpus),
-            "paths": paths,
-            "fingerprint": fingerprint_of(digests),
-            "documents": digests,
-            "version": live_version(settings),
-        },
-    )
+    record_build(settings, paths, digests, configured or before.get("corpus") or resolved(settings.corpus))
 
 
 # -- start-up ---------------------------------------------------------------------------------------------
@@ -160,6 +114,7 @@ class Serving:
     backend: Backend  # the live index, opened
     settings: Settings  # with ``corpus`` set to the folders the index serves (and rebuilds from)
     stale: str | None = None  # why it no longer matches them: serve it, and ``catch_up`` beside it
+    checked: bool = True  # False: the corpus was not read yet (``catch_up`` beside it will)
 
 
 def _served(settings: Settings, state: dict[str, Any] | None, built: list[str] | None) -> tuple[Settings, bool]:
@@ -190,7 +145,7 @@ def _compare(settings: Settings, backend: Backend, state: dict[str, Any] | None)
     """``stale_reason``, and the documents read to find it (for the catch-up to use, not read again)."""
     paths = resolved(settings.corpus_paths())
     if state is not None and state.get("version") == live_version(settings):
-        built, expected = state.get("paths"), state.get("fingerprint")
+        built, expected = state.get("paths"), recorded_fingerprint(settings, state)
     else:  # built by something that wrote no state: the index's own record (kept documents only)
         built, expected = (
             backend.manifest.get("corpus", {}).get("paths"),
@@ -208,9 +163,13 @@ def _compare(settings: Settings, backend: Backend, state: dict[str, Any] | None)
     return None, docs
 
 
-def open_for_serving(settings: Settings, embedder: Embedder | None = None, show_progress: bool = False) -> Serving:
+def open_for_serving(
+    settings: Settings, embedder: Embedder | None = None, show_progress: bool = False, read_corpus: bool = True
+) -> Serving:
     """Open the index to serve, and say whether it is stale; only a missing or unusable index is built
-    first (if ``settings.build_if_missing``)."""
+    first (if ``settings.build_if_missing``).  Without ``read_corpus``, an index that opens is not
+    compared with the corpus files (reading them all takes 40 s at a million documents): the caller
+    serves it and runs ``catch_up`` beside it, which does."""
     state = read_state(settings)
     try:
         backend = open_backend(settings)
@@ -234,6 +193,8 @@ def open_for_serving(settings: Settings, embedder: Embedder | None = None, show_
                     },
                 )
             return Serving(backend, served, f"stale: QA_CORPUS changed (was {', '.join(state['corpus'])})")
+        if not read_corpus:
+            return Serving(backend, served, checked=False)
         stale = stale_reason(served, backend, state)
         if stale is None and embedder is not None and settings.build_if_missing:
             backend.add_vectors(embedder, served, show_progress=show_progress)
@@ -261,7 +222,11 @@ def _build_missing(
 
 def catch_up(settings: Settings, embedder: Embedder | None = None, show_progress: bool = False) -> bool:
     """Rebuild the index if it is (still) stale against ``settings.corpus``; True if it was rebuilt.
-    Runs beside a serving index: the workers load the new version when it is published."""
+    Runs beside a serving index: the workers load the new version when it is published.  The corpus
+    is first compared without the write lock, so uploads go on while it is read; only a stale index
+    is compared again, and brought up to date, under the lock."""
+    if not _looks_stale(settings):
+        return False
     with write_lock(settings.index_dir):
         try:
             backend = open_backend(settings)
@@ -283,6 +248,20 @@ def catch_up(settings: Settings, embedder: Embedder | None = None, show_progress
         return True
 
 
+def _looks_stale(settings: Settings) -> bool:
+    """Whether the live index looks stale against the corpus (or cannot be opened), read unlocked."""
+    try:
+        backend = open_backend(settings)
+    except BackendUnavailable:
+        raise
+    except IndexError_:
+        return True
+    try:
+        return _compare(settings, backend, read_state(settings))[0] is not None
+    finally:
+        backend.close()
+
+
 def _catch_up_by_document(
     settings: Settings,
     backend: Backend,
@@ -293,9 +272,9 @@ def _catch_up_by_document(
     """Bring a stale index up to date from ``docs`` (the corpus as read now) by adding the new and
     changed documents and deleting the removed ones, when the record says which changed (same
     folders, per-document digests kept) and the backend can; True if it did."""
-    digests = (state or {}).get("documents")
+    digests = recorded_digests(settings, state)
     paths = resolved(settings.corpus_paths())
-    if not isinstance(digests, dict) or (state or {}).get("version") != live_version(settings):
+    if digests is None or (state or {}).get("version") != live_version(settings):
         return False
     if not _same_folders(settings, (state or {}).get("paths"), paths):
         return False  # other folders: a full build

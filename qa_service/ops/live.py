@@ -48,8 +48,9 @@ from qa_service.ingest.loaders import (
     text_document,
 )
 from qa_service.ingest.pipeline import corpus_from_documents, process_document
-from qa_service.ops.build import configured_embedder, load_corpus, publish, record_change
+from qa_service.ops.build import configured_embedder, load_corpus, publish
 from qa_service.ops.lock import write_lock
+from qa_service.ops.state import record_change
 from qa_service.qa.service import QAService
 
 log = logging.getLogger(__name__)
