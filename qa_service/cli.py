@@ -263,8 +263,7 @@ def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
     env = worker_environment(s, plan.env)
     # As in main(): jieba's pkg_resources warning would be the server log's first line, and no user's concern.
     env.setdefault("PYTHONWARNINGS", "ignore:pkg_resources is deprecated:UserWarning")
-    if start.stale or not start.checked:
-        # Stale (a crash mid-upload, files changed while stopped) or not compared yet: serve, catch up beside.
+    if start.stale or not start.checked:  # stale (a crash mid-upload, files changed), or not compared yet
         if start.stale:
             log.warning("the index is %s; serving it while it is brought up to date beside it", start.stale)
         cmd = [sys.executable, "-m", "qa_service", "index", "--catch-up", "--no-progress"]

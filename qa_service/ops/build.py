@@ -44,6 +44,7 @@ from qa_service.ops.state import (
 
 log = logging.getLogger(__name__)
 
+
 def configured_embedder(settings: Settings) -> Embedder | None:
     """The embedding model the settings name (None: BM25 only, or the model cannot be loaded)."""
     return get_embedder(settings.embedding_model)
