@@ -19,6 +19,7 @@ from qa_service.core.settings import Settings, from_env
 from qa_service.index.publish import current_version_dir
 from qa_service.ingest.cleaning import clean_document
 from qa_service.ingest.pipeline import build_corpus
+from qa_service.ops import build
 from qa_service.ops.build import catch_up, open_for_serving
 from qa_service.ops.lock import write_lock
 from qa_service.web.app import create_app
@@ -267,7 +268,9 @@ def test_a_stale_but_valid_index_is_served_at_once_and_caught_up_beside_it(setti
     assert not catch_up(start.settings)  # caught up: nothing more to do
 
 
-def test_serving_without_reading_the_corpus_and_a_catch_up_that_finds_nothing_takes_no_lock(settings, tmp_path):
+def test_serving_without_reading_the_corpus_and_a_catch_up_that_finds_nothing_takes_no_lock(
+    settings, tmp_path, monkeypatch
+):
     """`serve` opens the index without reading the corpus files; the catch-up beside it reads them
     without the write lock, so uploads are not held up while a large corpus is read."""
     open_for_serving(settings).backend.close()  # built
@@ -282,7 +285,11 @@ def test_serving_without_reading_the_corpus_and_a_catch_up_that_finds_nothing_ta
         assert result == [False]  # up to date: returned without waiting for the lock
     (tmp_path / "uploads").mkdir(exist_ok=True)
     (tmp_path / "uploads" / "late.txt").write_text(NEW_DOC, "utf-8")
+    reads: list[object] = []
+    loader = build.load_paths
+    monkeypatch.setattr(build, "load_paths", lambda paths: reads.append(paths) or loader(paths))
     assert catch_up(start.settings) and open_for_serving(settings).backend.document("late.txt") is not None
+    assert len(reads) == 2  # the catch-up read the corpus once (nothing was published meanwhile), then the check
 
 
 @pytest.mark.parametrize("data", [b"\x00" * 100, "正文\x00\x00".encode() * 50, "正文".encode("utf-16")])

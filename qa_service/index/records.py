@@ -239,7 +239,8 @@ class RecordTable(Sequence[dict[str, Any]]):
             elif suffix == ".bin":
                 out.put(name + suffix, bytes(data))
             else:
-                out.put(name + suffix, np.asarray(data).astype(np.asarray(data).dtype.newbyteorder("<")).tobytes())
+                words = np.asarray(data)
+                out.put(name + suffix, words.astype(words.dtype.newbyteorder("<")).tobytes())
 
     @classmethod
     def load(cls, folder: Path, name: str) -> RecordTable:

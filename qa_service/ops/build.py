@@ -224,9 +224,10 @@ def _build_missing(
 def catch_up(settings: Settings, embedder: Embedder | None = None, show_progress: bool = False) -> bool:
     """Rebuild the index if it is (still) stale against ``settings.corpus``; True if it was rebuilt.
     Runs beside a serving index: the workers load the new version when it is published.  The corpus
-    is first compared without the write lock, so uploads go on while it is read; only a stale index
-    is compared again, and brought up to date, under the lock."""
-    if not _looks_stale(settings):
+    is compared without the write lock, so uploads go on while it is read; a stale index is brought
+    up to date under the lock, from what was read then if no version was published meanwhile."""
+    looked = _compare_unlocked(settings)
+    if looked is not None and looked[0] is None:
         return False
     with write_lock(settings.index_dir):
         try:
@@ -237,7 +238,10 @@ def catch_up(settings: Settings, embedder: Embedder | None = None, show_progress
             reason: str | None = f"unusable ({exc})"
         else:
             state = read_state(settings)
-            reason, docs = _compare(settings, backend, state)
+            if looked is not None and looked[2] == live_version(settings):
+                reason, docs = looked[0], looked[1]  # nothing published since: the comparison stands
+            else:
+                reason, docs = _compare(settings, backend, state)
             if reason is not None and _catch_up_by_document(settings, backend, state, docs, embedder):
                 return True
             backend.close()
@@ -249,18 +253,21 @@ def catch_up(settings: Settings, embedder: Embedder | None = None, show_progress
         return True
 
 
-def _looks_stale(settings: Settings) -> bool:
-    """Whether the live index looks stale against the corpus (or cannot be opened), read unlocked."""
+def _compare_unlocked(settings: Settings) -> tuple[str | None, list[Document], str | None] | None:
+    """``_compare`` of the live index without the write lock, and the version it compared; None if
+    the index cannot be opened."""
+    version = live_version(settings)
     try:
         backend = open_backend(settings)
     except BackendUnavailable:
         raise
     except IndexError_:
-        return True
+        return None
     try:
-        return _compare(settings, backend, read_state(settings))[0] is not None
+        reason, docs = _compare(settings, backend, read_state(settings))
     finally:
         backend.close()
+    return reason, docs, version
 
 
 def _catch_up_by_document(

@@ -129,14 +129,6 @@ class LiveDocuments(Collection[dict[str, Any]]):
     def __contains__(self, record: object) -> bool:
         return isinstance(record, dict) and any(record == d for d in self)
 
-    def column(self, name: str) -> list[Any]:
-        """Every live document's ``name``, in order."""
-        out: list[Any] = []
-        for s, gone in self._parts():
-            values = s.index.documents.column(name)
-            out.extend(values if gone is None else (v for v, g in zip(values, gone.tolist(), strict=True) if not g))
-        return out
-
     def articles(self) -> int:
         """How many articles the live documents have."""
         total = 0
