@@ -19,7 +19,7 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	touch $@
 
 # Everything the tests use: embeddings and the neural reader (transformers on the CPU build of torch
-# 2.13.0), Milvus Lite, and the faster segmenters (QA_TOKENIZER).
+# 2.13.0), Milvus Lite, and jieba_fast (QA_TOKENIZER).
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,embeddings,milvus,reader,fast]'
 	touch $@ $(VENV)/.installed-run

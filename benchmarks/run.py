@@ -7,7 +7,10 @@ For each size: a synthetic corpus (benchmarks/corpus.py), tokenized once with
 qa_service's Tokenizer in 2 processes; then, in separate processes on the same
 tokens, build and query this project's BM25, rank-bm25, bm25s and tantivy
 (benchmarks/engines.py); then this project's own build path from raw text
-(tokenizing and counting in worker processes).  Then, at --http-size, the
+(tokenizing and counting in worker processes, up to 100k), and the real CLI
+(``qa_service index`` of the corpus as JSONL files: wall, CPU and peak PSS of
+the process tree) beside tokenization + tantivy's build, measured in the same
+run at every size.  Then, at --http-size, the
 real server end to end: ``qa_service index`` + ``qa_service serve --workers 2``
 on 127.0.0.1 under 1, 8 and 32 concurrent clients; the server's start-up time
 on the seed corpus; and a pyinstrument profile of /api/ask's work in process.
@@ -218,15 +221,18 @@ def bench_size(n: int, args: argparse.Namespace, queries_file: Path, prev: dict[
     if not (args.reuse and jsonl.is_file()):
         generate(n, jsonl, workers=args.workers)
     meta_file = tokens.with_suffix(".json")
+    segmenter = _tokenizer_name()
+    meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
     # Reused tokens keep the tokenization time measured when they were made, except at sizes
-    # where it is compared with this run's build from raw text: there it is measured again.
-    if args.reuse and tokens.is_file() and meta_file.is_file() and n > FROM_TEXT_MAX:
-        res["tokenize_s"] = json.loads(meta_file.read_text())["tokenize_s"]
+    # where it is compared with this run's builds from raw text: there it is measured again.
+    compared = n <= FROM_TEXT_MAX or not args.no_cli_build
+    if args.reuse and tokens.is_file() and meta.get("tokenizer") == segmenter and not compared:
+        res["tokenize_s"] = meta["tokenize_s"]
         res["tokenize_reused"] = True
     else:
         log(f"tokenizing {label} with {args.workers} processes")
         res["tokenize_s"] = tokenize_file(jsonl, tokens, args.workers)
-        meta_file.write_text(json.dumps({"tokenize_s": res["tokenize_s"]}))
+        meta_file.write_text(json.dumps({"tokenize_s": res["tokenize_s"], "tokenizer": segmenter}))
     with open(tokens, encoding="utf-8") as f:
         n_tok = sum(len(line.split()) for line in f)
     res["tokens_per_passage"] = n_tok / n
@@ -260,7 +266,21 @@ def bench_size(n: int, args: argparse.Namespace, queries_file: Path, prev: dict[
         res["ours_from_text"] = out
         log(f"ours from text at {label}: {out}")
         shutil.rmtree(idx, ignore_errors=True)
+    if not args.no_cli_build:
+        from ab import build_index  # ab imports this module
+
+        idx = data / f"index-ours-cli-{label}"
+        res["ours_cli"] = build_index(ROOT, bench_http_corpus(n, data, args.workers), idx)
+        log(f"qa_service index at {label}: {res['ours_cli']}")
+        shutil.rmtree(idx, ignore_errors=True)
     return res
+
+
+def _tokenizer_name() -> str:
+    from qa_service.core.tokenizer import Tokenizer
+
+    t = Tokenizer()
+    return f"{t.segmenter}+bigrams" if t.bigrams else t.segmenter
 
 
 def predicted_skip(engine: str, n: int, prev: dict[str, Any] | None) -> str | None:
@@ -511,7 +531,7 @@ def machine() -> dict[str, Any]:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     vers = {}
-    for pkg in ("numpy", "jieba", "rank-bm25", "bm25s", "tantivy", "gunicorn"):
+    for pkg in ("numpy", "jieba", "rjieba", "rank-bm25", "bm25s", "tantivy", "gunicorn"):
         try:
             vers[pkg] = version(pkg)
         except Exception:
@@ -535,6 +555,7 @@ def main() -> None:
     p.add_argument("--http-size", help="corpus size for the HTTP run (default 100k if in --sizes, else the largest)")
     p.add_argument("--http-seconds", type=int, default=20, help="seconds per load level")
     p.add_argument("--no-http", action="store_true", help="skip the HTTP, start-up and profile runs")
+    p.add_argument("--no-cli-build", action="store_true", help="skip `qa_service index` of each corpus")
     p.add_argument("--workers", type=int, default=2, help="processes for generating and tokenizing")
     p.add_argument("--timeout", type=float, default=2400, help="seconds allowed per engine process")
     p.add_argument("--reuse", action="store_true", help="reuse corpora and tokens in --data-dir")
@@ -549,6 +570,7 @@ def main() -> None:
         "command": "python benchmarks/run.py " + " ".join(sys.argv[1:]),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": machine(),
+        "tokenizer": _tokenizer_name(),
         "sizes": [],
     }
     qs = questions(args.queries)

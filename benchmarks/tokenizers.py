@@ -1,4 +1,4 @@
-"""Segmenters side by side (QA_TOKENIZER): jieba (the baseline and the default), jieba_fast, rjieba.
+"""Segmenters side by side (QA_TOKENIZER): jieba (the baseline), jieba_fast, rjieba (the default).
 
     python benchmarks/tokenizers.py [--passages N] [--news ../shared/eval/news_dev/corpus.jsonl.gz]
                                     [--cmrc ../shared/eval/cmrc2018_trial.json] [--seed-set eval/seed_questions.jsonl]
@@ -18,7 +18,7 @@ index builds them).  For each segmenter it prints:
   against jieba, and the CPU seconds of the seed set's questions (answer composition included).
   The answer model is read once, so every segmenter answers with the same one.
 
-A segmenter whose package is missing is reported as such (``pip install 'qa-service[fast]'``).
+A segmenter whose package is missing is reported as such (jieba_fast: ``pip install 'qa-service[fast]'``).
 """
 
 from __future__ import annotations

@@ -509,7 +509,6 @@ def test_real_server_serves_through_milvus(milvus_settings, tmp_path):
 
 # -- configuration, the server script, the eval -----------------------------------------------------------------------
 def test_a_collection_is_searched_only_with_the_tokenizer_that_built_it(milvus_settings, tmp_path):
-    pytest.importorskip("rjieba")  # the [fast] extra
     s = _fresh(milvus_settings, tmp_path, tokenizer="rjieba")
     built = MilvusIndex.create(build_corpus([SEEDS]), s)
     assert built.tokenizer.segmenter == "rjieba" and built.manifest["settings"]["segmenter"] == "rjieba"

@@ -131,6 +131,26 @@ def test_people_offices_and_enumerations():
     assert "东风街道" in question_names(TOKENIZER, "东风街道在哪里？")
 
 
+def test_tagging_only_the_runs_with_an_action_finds_what_tagging_the_whole_text_finds(seed_corpus):
+    """names_before_actions tags only the runs of text where an action could follow a name; jieba.posseg
+    tags each run alone, so the names are those tagging the whole passage finds."""
+    import jieba.posseg as pseg
+
+    from qa_service.qa.entities import _NAME_THEN_ACTION, names_before_actions
+
+    def whole(text: str) -> list[str]:
+        names, pos = [], 0
+        for w, flag in pseg.cut(text):
+            pos += len(w)
+            if flag == "nr" and 2 <= len(w) <= 4 and _NAME_THEN_ACTION.match(text[pos : pos + 4]):
+                names.append(w)
+        return names
+
+    texts = [c.text for c in seed_corpus.chunks] + ["王明表示，2021年张伟指出：李华、赵刚一行察看了现场。"]
+    assert [names_before_actions(t) for t in texts] == [whole(t) for t in texts]
+    assert sum(len(whole(t)) for t in texts) >= 5
+
+
 # -- lists ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("question", "kind", "suffix"),

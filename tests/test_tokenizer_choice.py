@@ -1,4 +1,5 @@
-"""QA_TOKENIZER: jieba (the default), rjieba or jieba_fast segment index terms; an index keeps its own."""
+"""QA_TOKENIZER: rjieba (what new indexes are built with, unless told), jieba or jieba_fast segment index
+terms; an index keeps its own."""
 
 import importlib.util
 import json
@@ -8,7 +9,7 @@ import shutil
 import pytest
 
 from qa_service.core.errors import ConfigError, IndexIncompatible
-from qa_service.core.settings import TOKENIZERS, Settings, from_env
+from qa_service.core.settings import DEFAULT_TOKENIZER, TOKENIZERS, Settings, from_env, worker_environment
 from qa_service.core.tokenizer import Tokenizer
 from qa_service.index.embedded.store import EmbeddedIndex, IndexSettings
 from qa_service.index.embedded.versions import SegmentedIndex
@@ -28,6 +29,7 @@ def _installed(name: str):
 
 SEGMENTERS = [_installed(n) for n in TOKENIZERS]
 FAST = [_installed(n) for n in TOKENIZERS if n != "jieba"]
+NOT_DEFAULT = [_installed(n) for n in TOKENIZERS if n != DEFAULT_TOKENIZER]
 
 # Names learn_names finds in the seed corpus that every segmenter splits without them.
 LEARNED = {
@@ -40,10 +42,17 @@ LEARNED = {
 
 
 def test_the_setting_selects_the_segmenter():
-    assert from_env({}).tokenizer == "jieba"
-    assert from_env({"QA_TOKENIZER": "rjieba"}).tokenizer == "rjieba"
+    assert from_env({}).tokenizer is None  # unset: each index its own, new ones the default
+    assert from_env({}).build_tokenizer == DEFAULT_TOKENIZER == "rjieba"
+    assert from_env({"QA_TOKENIZER": "jieba"}).build_tokenizer == "jieba"
     assert from_env({"QA_TOKENIZER": " Jieba_Fast "}).tokenizer == "jieba_fast"
-    assert from_env({"QA_TOKENIZER": ""}).tokenizer == "jieba"  # empty: the default
+    assert from_env({"QA_TOKENIZER": ""}).tokenizer is None  # empty: unset
+
+
+def test_server_workers_get_the_setting_or_none(monkeypatch):
+    monkeypatch.setenv("QA_TOKENIZER", "jieba")
+    assert worker_environment(Settings(tokenizer="jieba_fast"), {})["QA_TOKENIZER"] == "jieba_fast"
+    assert "QA_TOKENIZER" not in worker_environment(Settings(), {})
 
 
 def test_an_unknown_tokenizer_is_a_config_error_naming_the_variable():
@@ -53,17 +62,19 @@ def test_an_unknown_tokenizer_is_a_config_error_naming_the_variable():
         Tokenizer(segmenter="pkuseg")
 
 
-def test_a_missing_package_is_a_config_error_naming_the_extra(monkeypatch):
+def test_a_missing_package_is_a_config_error_saying_how_to_install_it(monkeypatch):
     real = importlib.import_module
 
-    def no_rjieba(name, *a, **kw):
-        if name == "rjieba":
-            raise ImportError("No module named 'rjieba'")
+    def missing(name, *a, **kw):
+        if name in ("rjieba", "jieba_fast"):
+            raise ImportError(f"No module named {name!r}")
         return real(name, *a, **kw)
 
-    monkeypatch.setattr(importlib, "import_module", no_rjieba)
-    with pytest.raises(ConfigError, match=r"QA_TOKENIZER=rjieba .*qa-service\[fast\]"):
+    monkeypatch.setattr(importlib, "import_module", missing)
+    with pytest.raises(ConfigError, match=r"QA_TOKENIZER=rjieba .*pip install rjieba"):
         Tokenizer(segmenter="rjieba")
+    with pytest.raises(ConfigError, match=r"QA_TOKENIZER=jieba_fast .*qa-service\[fast\]"):
+        Tokenizer(segmenter="jieba_fast")
 
 
 @pytest.mark.parametrize("segmenter", SEGMENTERS)
@@ -99,21 +110,24 @@ def small_corpus():
     return build_corpus([SEEDS / "001_ca14ccf12a6e3ca9.txt"])
 
 
-@pytest.mark.parametrize("segmenter", FAST)
+@pytest.mark.parametrize("segmenter", SEGMENTERS)
 def test_an_index_opens_only_with_the_tokenizer_that_built_it(segmenter, small_corpus, tmp_path):
     SegmentedIndex.create(small_corpus, Settings(index_dir=str(tmp_path), tokenizer=segmenter))
     opened = SegmentedIndex.open(Settings(index_dir=str(tmp_path), tokenizer=segmenter))
     assert opened.tokenizer.segmenter == segmenter
     assert opened.manifest["settings"]["tokenizer"] == f"{segmenter}+bigrams"
-    with pytest.raises(IndexIncompatible, match=f"built with the {segmenter} tokenizer, but QA_TOKENIZER is jieba"):
-        SegmentedIndex.open(Settings(index_dir=str(tmp_path)))
-    # Loaded without a configured tokenizer (a rebuild reusing vectors): whichever built it.
+    other = next(t for t in TOKENIZERS if t != segmenter)
+    with pytest.raises(IndexIncompatible, match=f"built with the {segmenter} tokenizer, but QA_TOKENIZER is {other}"):
+        SegmentedIndex.open(Settings(index_dir=str(tmp_path), tokenizer=other))
+    # Opened without a configured tokenizer (QA_TOKENIZER unset, or a rebuild reusing vectors):
+    # whichever built it.
+    assert SegmentedIndex.open(Settings(index_dir=str(tmp_path))).tokenizer.segmenter == segmenter
     assert EmbeddedIndex.load(tmp_path).tokenizer.segmenter == segmenter
 
 
 @pytest.mark.parametrize("segmenter", FAST)
 def test_a_jieba_index_refuses_another_tokenizer(segmenter, small_corpus, tmp_path):
-    vdir = EmbeddedIndex.build(small_corpus).save(tmp_path)
+    vdir = EmbeddedIndex.build(small_corpus, IndexSettings(segmenter="jieba")).save(tmp_path)
     with pytest.raises(IndexIncompatible, match="QA_TOKENIZER"):
         SegmentedIndex.open(Settings(index_dir=str(tmp_path), tokenizer=segmenter))
     # An index from before the segmenter was recorded was cut by jieba.
@@ -125,19 +139,23 @@ def test_a_jieba_index_refuses_another_tokenizer(segmenter, small_corpus, tmp_pa
         SegmentedIndex.open(Settings(index_dir=str(tmp_path), tokenizer=segmenter))
 
 
-@pytest.mark.parametrize("segmenter", FAST)
-def test_start_up_rebuilds_an_index_cut_by_another_tokenizer(segmenter, tmp_path):
+@pytest.mark.parametrize("segmenter", NOT_DEFAULT)
+def test_start_up_rebuilds_an_index_cut_by_another_tokenizer_only_when_one_is_configured(segmenter, tmp_path):
     corpus_dir = tmp_path / "corpus"
     corpus_dir.mkdir()
     shutil.copy(SEEDS / "001_ca14ccf12a6e3ca9.txt", corpus_dir)
     s = Settings(index_dir=str(tmp_path / "index"), corpus=[str(corpus_dir)], upload_dir=str(tmp_path / "up"))
-    assert ensure_backend(s, check_stale=True).tokenizer.segmenter == "jieba"
+    assert ensure_backend(s, check_stale=True).tokenizer.segmenter == DEFAULT_TOKENIZER
     switched = ensure_backend(s.with_overrides(tokenizer=segmenter), check_stale=True)
     assert switched.tokenizer.segmenter == segmenter
     assert switched.manifest["settings"]["segmenter"] == segmenter
+    # Unset again (an upgrade that kept its index): served as built, not rebuilt.
+    live = (tmp_path / "index" / "CURRENT").read_text()
+    assert ensure_backend(s, check_stale=True).tokenizer.segmenter == segmenter
+    assert (tmp_path / "index" / "CURRENT").read_text() == live
 
 
 def test_index_settings_record_the_segmenter():
-    assert IndexSettings().to_dict()["tokenizer"] == "jieba+bigrams"  # as before: jieba indexes unchanged
+    assert IndexSettings().to_dict()["tokenizer"] == "rjieba+bigrams"
     d = IndexSettings(bigrams=False, segmenter="rjieba").to_dict()
     assert (d["segmenter"], d["tokenizer"]) == ("rjieba", "rjieba")

@@ -7,9 +7,9 @@ streets, towns and offices whole.  The tokenizer is an object owned by the
 index (not jieba's global), so two indexes with different dictionaries can
 live in one process.
 
-The segmenter is jieba by default; ``QA_TOKENIZER`` may name ``rjieba`` (jieba-rs: ~11x faster
-cut, ~7x faster ``tokens``) or ``jieba_fast`` (jieba with C inner loops, ~2x) instead, from the
-``[fast]`` extra.  They take the same user words, but do not always cut alike
+The segmenter is ``rjieba`` by default (jieba-rs, a dependency: ~11x faster cut than jieba, ~7x
+faster ``tokens``); ``QA_TOKENIZER`` may name ``jieba`` or ``jieba_fast`` (jieba with C inner loops,
+~2x; the ``[fast]`` extra) instead.  They take the same user words, but do not always cut alike
 (benchmarks/tokenizers.py measures how often, and what it does to retrieval), so an index records
 which one built it and is not opened with another.
 Part-of-speech tagging (``jieba.posseg``, for answers) stays jieba whichever segments.
@@ -32,7 +32,7 @@ import jieba
 
 from qa_service.core.errors import ConfigError
 from qa_service.core.lexicon import QUESTION_WORDS, STOPWORDS
-from qa_service.core.settings import TOKENIZERS
+from qa_service.core.settings import DEFAULT_TOKENIZER, TOKENIZERS
 from qa_service.core.text import IDEOGRAPH
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,10 @@ _WORD = re.compile(r"\w", re.UNICODE)
 _IDEO_RUN = re.compile(f"^[{IDEOGRAPH}]+$")
 
 _BASE_LOCK = threading.Lock()
-FAST_EXTRA = "pip install 'qa-service[fast]'"
+_INSTALL = {
+    "rjieba": "pip install rjieba (a dependency of qa-service)",
+    "jieba_fast": "pip install 'qa-service[fast]'",
+}
 
 
 def segmenter_module(name: str) -> ModuleType:
@@ -56,7 +59,7 @@ def segmenter_module(name: str) -> ModuleType:
             warnings.simplefilter("ignore")
             module = importlib.import_module(name)
     except ImportError as exc:
-        raise ConfigError(f"QA_TOKENIZER={name} needs the {name} package (not installed): {FAST_EXTRA}") from exc
+        raise ConfigError(f"QA_TOKENIZER={name} needs the {name} package (not installed): {_INSTALL[name]}") from exc
     if name == "jieba_fast":
         module.setLogLevel(logging.WARNING)
     return module
@@ -148,10 +151,12 @@ def _load_dictionary(tok: Any, module: ModuleType) -> None:
 class Tokenizer:
     """Segmenter words (stopwords and punctuation dropped) + bigrams of each run of kept words.
 
-    ``segmenter``: ``jieba`` (the default), ``rjieba`` or ``jieba_fast`` (``QA_TOKENIZER``); an
+    ``segmenter``: ``rjieba`` (the default), ``jieba`` or ``jieba_fast`` (``QA_TOKENIZER``); an
     unknown or uninstalled one is a ConfigError here, not on the first text."""
 
-    def __init__(self, user_words: Iterable[str] = (), bigrams: bool = True, segmenter: str = "jieba") -> None:
+    def __init__(
+        self, user_words: Iterable[str] = (), bigrams: bool = True, segmenter: str = DEFAULT_TOKENIZER
+    ) -> None:
         self.user_words = sorted(set(user_words))
         self.bigrams = bigrams
         self.segmenter = segmenter

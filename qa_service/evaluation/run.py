@@ -74,7 +74,7 @@ class _Run:
 
 
 def _run_eval(args: argparse.Namespace, s: Settings, mv: MilvusEval | None) -> int:
-    settings = IndexSettings(bigrams=not args.no_bigrams, segmenter=s.tokenizer)
+    settings = IndexSettings(bigrams=not args.no_bigrams, segmenter=s.build_tokenizer)
     modes, embedder = eval_modes(args, s)
     if mv is not None:
         weight = s.hybrid_weight if args.hybrid_weight is None else args.hybrid_weight

@@ -9,6 +9,7 @@ from typing import Any
 
 from qa_service.core.errors import ConfigError, IndexIncompatible
 from qa_service.core.models import ChunkSettings
+from qa_service.core.settings import DEFAULT_TOKENIZER
 from qa_service.core.tokenizer import Tokenizer
 from qa_service.index.embedded.bm25 import BM25Params
 
@@ -19,7 +20,7 @@ class IndexSettings:
     chunks: ChunkSettings = field(default_factory=ChunkSettings)
     bigrams: bool = True
     title_in_passages: bool = True  # index each passage with its article title
-    segmenter: str = "jieba"  # QA_TOKENIZER: the index is opened only with the one that built it
+    segmenter: str = DEFAULT_TOKENIZER  # QA_TOKENIZER: once set, an index opens only with the one that built it
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -73,7 +73,7 @@ class SegmentedIndex(SegmentReader):
         """A full build: one index folder as the new live version.  Vectors of unchanged passages are
         reused from ``previous`` (default: the live index on disk)."""
         vectors = _reusable_vectors(settings, previous) if embedder is not None else None
-        built = IndexSettings(segmenter=settings.tokenizer)
+        built = IndexSettings(segmenter=settings.build_tokenizer)
         batch = settings.embedding_batch
         index = EmbeddedIndex.build(corpus, built, show_progress, embedder=embedder, previous=vectors, batch_size=batch)
         index.save(settings.index_dir)
@@ -93,7 +93,7 @@ class SegmentedIndex(SegmentReader):
         without holding the corpus in memory."""
         root = Path(settings.index_dir)
         root.mkdir(parents=True, exist_ok=True)
-        built = IndexSettings(segmenter=settings.tokenizer)
+        built = IndexSettings(segmenter=settings.build_tokenizer)
         index, spool = spooled_index(stream, root, built, show_progress)
         try:
             if embedder is not None:

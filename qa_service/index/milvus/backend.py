@@ -209,7 +209,7 @@ class MilvusIndex(DocumentLookup):
         t0 = time.perf_counter()
         config = MilvusConfig.from_settings(settings)
         store = _store_for(config, previous)
-        index_settings = index_settings or IndexSettings(segmenter=settings.tokenizer)
+        index_settings = index_settings or IndexSettings(segmenter=settings.build_tokenizer)
         prepared = prepare(corpus, config.analyzer, index_settings)
         stats = sync(store, prepared, embedder, recreate, show_progress, settings.embedding_batch)
         manifest = meta_manifest(corpus, config, index_settings, prepared, stats, embedder)
