@@ -216,8 +216,9 @@ def kill_group(proc: subprocess.Popen, grace: float = 20) -> None:
 
 def linked_index(source: Path, index_dir: Path) -> dict[str, Any]:
     """An index already built of the same corpus (by ``qa_service index``, with --project's code),
-    hard-linked file by file: a version folder is never written after it is published, and the
-    server replaces ``CURRENT`` by renaming a new file, so ``source`` is left as it was."""
+    hard-linked file by file: a version's files are never written after it is published (a load
+    adds its record of verified checksums as a new file), and the server replaces ``CURRENT`` by
+    renaming a new file, so ``source`` is left as it was."""
     if not (source / "CURRENT").is_file():
         raise RuntimeError(f"{source} holds no index (no CURRENT)")
     shutil.rmtree(index_dir, ignore_errors=True)

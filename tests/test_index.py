@@ -72,6 +72,51 @@ def test_corrupted_file_fails_its_checksum(seed_index, tmp_path):
         EmbeddedIndex.load(tmp_path)
 
 
+def test_a_checksum_verified_once_is_not_read_again_until_the_file_changes(seed_index, tmp_path, monkeypatch):
+    from qa_service.index import publish
+
+    vdir = seed_index.save(tmp_path)
+    hashed: list[str] = []
+    real = publish.sha256_file
+    monkeypatch.setattr(publish, "sha256_file", lambda p: hashed.append(p.name) or real(p))
+    monkeypatch.setattr(publish, "_SETTLED_NS", 0)  # the files were just written
+    files = set(json.loads((vdir / "manifest.json").read_text())["files"])
+    EmbeddedIndex.load(tmp_path)
+    assert set(hashed) == files  # the first load reads every file
+    hashed.clear()
+    EmbeddedIndex.load(tmp_path)
+    assert hashed == []  # the next ones trust what was verified
+    EmbeddedIndex.load(tmp_path, verify=False)
+    # Changed after it was verified (same size, so only its checksum can tell): read and refused.
+    target = vdir / "bm25_postings.bin"
+    data = bytearray(target.read_bytes())
+    data[-1] ^= 0xFF
+    target.write_bytes(bytes(data))
+    st = target.stat()
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a clock tick later
+    with pytest.raises(IndexCorrupt, match="checksum"):
+        EmbeddedIndex.load(tmp_path)
+    assert hashed == ["bm25_postings.bin"]
+
+
+def test_a_recent_file_or_an_unreadable_record_is_verified_again(seed_index, tmp_path, monkeypatch):
+    from qa_service.index import publish
+
+    vdir = seed_index.save(tmp_path)
+    hashed: list[str] = []
+    real = publish.sha256_file
+    monkeypatch.setattr(publish, "sha256_file", lambda p: hashed.append(p.name) or real(p))
+    EmbeddedIndex.load(tmp_path)
+    n = len(hashed)
+    EmbeddedIndex.load(tmp_path)  # written within the clock's uncertainty: not trusted yet
+    assert len(hashed) == 2 * n and not (vdir / publish.CHECKED).exists()
+    monkeypatch.setattr(publish, "_SETTLED_NS", 0)
+    EmbeddedIndex.load(tmp_path)
+    (vdir / publish.CHECKED).write_text("{not json")
+    EmbeddedIndex.load(tmp_path)
+    assert len(hashed) == 4 * n
+
+
 def test_truncated_file_is_detected(seed_index, tmp_path):
     vdir = seed_index.save(tmp_path)
     with open(vdir / "chunk_text.bin", "r+b") as f:

@@ -194,15 +194,62 @@ def read_live_manifest(root: Path, what: str, hint: str, verify: bool = True) ->
 
 
 def read_folder_manifest(folder: Path, what: str, hint: str, verify: bool = True) -> dict[str, Any]:
-    """The manifest of a version or segment folder, every file it lists checked (see above)."""
+    """The manifest of a version or segment folder, every file it lists checked (see above).
+
+    A file whose checksum was verified before, and which has not changed since (same size, inode and
+    modification time, recorded in ``CHECKED``), is not read again: a million-passage index is 4 GB,
+    which ``serve`` and each of its workers would otherwise hash on every start."""
     try:
         manifest = json.loads((folder / MANIFEST).read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise IndexCorrupt(f"{what} manifest in {folder} is unreadable: {exc}") from exc
+    checked = _read_checked(folder) if verify else {}
+    hashed: dict[str, os.stat_result] = {}
     for name, meta in manifest.get("files", {}).items():
         path = folder / name
-        if not path.is_file() or path.stat().st_size != meta["bytes"]:
+        st = path.stat() if path.is_file() else None
+        if st is None or st.st_size != meta["bytes"]:
             raise IndexCorrupt(f"{what} file {path} is missing or truncated: {hint}")
-        if verify and sha256_file(path) != meta["sha256"]:
+        if not verify or checked.get(name) == _stamp(st, meta["sha256"]):
+            continue
+        if sha256_file(path) != meta["sha256"]:
             raise IndexCorrupt(f"{what} file {path} fails its checksum: {hint}")
+        hashed[name] = st
+    if hashed:
+        _record_checked(folder, checked, hashed, manifest["files"])
     return manifest
+
+
+# Beside a folder's manifest: the files whose checksums were verified, as they were then.
+CHECKED = ".checked.json"
+# A file changed again within the same tick of the file system's clock keeps its modification time
+# (git's "racy clean" problem): only files older than this at verification are recorded.
+_SETTLED_NS = 2_000_000_000
+
+
+def _stamp(st: os.stat_result, sha256: str) -> list[Any]:
+    return [st.st_size, st.st_ino, st.st_mtime_ns, sha256]
+
+
+def _read_checked(folder: Path) -> dict[str, Any]:
+    try:
+        checked = json.loads((folder / CHECKED).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return checked if isinstance(checked, dict) else {}
+
+
+def _record_checked(
+    folder: Path, checked: dict[str, Any], hashed: dict[str, os.stat_result], files: dict[str, Any]
+) -> None:
+    """Add the files just verified to ``CHECKED`` (best effort: a read-only folder is verified every time)."""
+    settled = time.time_ns() - _SETTLED_NS
+    fresh = {n: _stamp(st, files[n]["sha256"]) for n, st in hashed.items() if st.st_mtime_ns < settled}
+    if not fresh:
+        return
+    tmp = folder / f".checked.{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.write_text(json.dumps({**checked, **fresh}), encoding="utf-8")
+        os.replace(tmp, folder / CHECKED)
+    except OSError:
+        tmp.unlink(missing_ok=True)

@@ -52,7 +52,7 @@ def index_tokenizer(manifest: dict[str, Any], user_words: list[str], where: Path
     if configured is not None and built != configured:
         raise IndexIncompatible(
             f"the index in {where} was built with the {built} tokenizer, but QA_TOKENIZER is {configured}: "
-            f"rebuild it with `qa-service index` (or set QA_TOKENIZER={built})"
+            f"rebuild it with `qa-service index` (or set QA_TOKENIZER={built}, or leave it unset)"
         )
     try:
         return Tokenizer(user_words, bigrams=manifest["settings"]["bigrams"], segmenter=built)
