@@ -79,6 +79,14 @@ def test_boilerplate_classifier_leaves_sentences_alone():
     assert is_boilerplate("沪ICP备14003370号")
     assert is_boilerplate("    +1")
     assert not is_boilerplate("区委要求各单位做好版权保护和下载管理工作，确保信息安全。")
+    # Prompts to follow an account, and reprint notices, are not news.
+    assert is_boilerplate("温馨提示：微信搜索公众号“金水发布”，关注获取更多资讯")
+    assert is_boilerplate("长按识别二维码，关注我们")
+    assert is_boilerplate("本文转载自人民网，版权归原作者所有。")
+    assert is_boilerplate("海外网版权作品，未经授权不得转载。")
+    assert not is_boilerplate("据“常州日报”微信公众号消息，目前常州市商业银行还没出台统一的指导文件。")
+    assert not is_boilerplate("温馨提示：雨天路滑，请市民注意出行安全。")
+    assert not is_boilerplate("区政务服务中心推出微信预约服务，群众可关注办理进度。")
 
 
 def test_latin_words_broken_across_lines_keep_a_space():

@@ -34,7 +34,10 @@ _BOILERPLATE_EXACT = re.compile(
 _BOILERPLATE_SHORT = re.compile(
     r"(?:Logo$|^扫码|扫码下载|二维码|关注.{0,10}公众号|^分享到|^责任编辑|^编辑[:：]|^来源[:：].{0,30}$(?!)|"
     r"ICP备|ICP证|公网安备|许可证[:：]?\s*\d|经营许可证|版权所有|Copyright|All Rights Reserved|^©|©\s*\d{4}|"
-    r"^原标题[:：])",
+    r"^原标题[:：]|"
+    # Prompts to follow an account and reprint notices (温馨提示：微信搜索公众号…, 本文转载自…).
+    r"^(?:温馨提示|友情提示|特别提示)[:：].{0,40}(?:公众号|微信|客户端|APP|关注|订阅|下载)|搜索.{0,12}公众号|"
+    r"长按(?:识别|扫描|关注)|版权归.{0,12}所有|^本文(?:转载|转自|来源于)|未经(?:授权|许可).{0,8}不得转载)",
     re.IGNORECASE,
 )
 _DISCLAIMER = re.compile(
