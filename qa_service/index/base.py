@@ -58,10 +58,9 @@ class Filters:
             return False
         return self.documents is None or article.get("document") in self.documents
 
-    def article_mask(self, articles: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """A boolean array: which of ``articles`` match (a record table's columns compared whole)."""
-        if not isinstance(articles, RecordTable):
-            return np.fromiter((self.matches(a) for a in articles), dtype=bool, count=len(articles))
+    def article_mask(self, articles: RecordTable) -> np.ndarray:
+        """A boolean array: which of ``articles`` match (``matches`` row by row, but the table's
+        columns compared whole)."""
         mask = np.ones(len(articles), dtype=bool)
         if self.published_from is not None or self.published_to is not None:
             mask &= articles.between("published", self.published_from, self.published_to)

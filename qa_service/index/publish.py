@@ -8,6 +8,7 @@ version live and intact.  Every file's SHA-256 is in the manifest.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -34,9 +35,7 @@ def publish_version(root: Path, tmp: Path, manifest: dict[str, Any]) -> str:
     version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     os.rename(tmp, root / version)
     fsync_dir(root)
-    cur_tmp = root / f".{CURRENT}.{uuid.uuid4().hex[:6]}"
-    write_file(cur_tmp, (version + "\n").encode())
-    os.replace(cur_tmp, root / CURRENT)
+    replace_file(root / CURRENT, (version + "\n").encode())
     fsync_dir(root)
     return version
 
@@ -88,6 +87,18 @@ def write_file(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: ``data`` goes to a hidden name beside it, then is renamed
+    over it (what was there stays until the rename, and a reader sees the old file or the new one)."""
+    tmp = path.with_name(f"{'' if path.name.startswith('.') else '.'}{path.name}.{uuid.uuid4().hex[:8]}")
+    try:
+        write_file(tmp, data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def fsync_dir(path: Path) -> None:
@@ -247,9 +258,5 @@ def _record_checked(
     fresh = {n: _stamp(st, files[n]["sha256"]) for n, st in hashed.items() if st.st_mtime_ns < settled}
     if not fresh:
         return
-    tmp = folder / f".checked.{uuid.uuid4().hex[:8]}"
-    try:
-        tmp.write_text(json.dumps({**checked, **fresh}), encoding="utf-8")
-        os.replace(tmp, folder / CHECKED)
-    except OSError:
-        tmp.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        replace_file(folder / CHECKED, json.dumps({**checked, **fresh}).encode("utf-8"))

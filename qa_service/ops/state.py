@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 from qa_service.core.models import Document, document_digests, fingerprint_of
 from qa_service.core.settings import Settings
 from qa_service.index import pointer_dir
-from qa_service.index.publish import CURRENT
+from qa_service.index.publish import CURRENT, replace_file
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +48,7 @@ def read_state(settings: Settings) -> dict[str, Any] | None:
 
 
 def write_state(settings: Settings, state: dict[str, Any]) -> None:
-    root = Path(settings.index_dir)
-    tmp = root / f".{STATE_FILE}.{uuid.uuid4().hex[:6]}"
-    tmp.write_text(json.dumps(state, ensure_ascii=False), "utf-8")
-    os.replace(tmp, root / STATE_FILE)
+    replace_file(Path(settings.index_dir) / STATE_FILE, json.dumps(state, ensure_ascii=False).encode("utf-8"))
 
 
 def record_build(settings: Settings, paths: list[str], digests: dict[str, str], corpus: list[str]) -> None:
@@ -60,9 +56,7 @@ def record_build(settings: Settings, paths: list[str], digests: dict[str, str], 
     new file first, then the state naming it replaces the old state, then older digest files go."""
     root = Path(settings.index_dir)
     name = f"{DIGESTS_PREFIX}{uuid.uuid4().hex[:12]}.json"
-    tmp = root / f".{name}"
-    tmp.write_text(json.dumps(digests, ensure_ascii=False), "utf-8")
-    os.replace(tmp, root / name)
+    replace_file(root / name, json.dumps(digests, ensure_ascii=False).encode("utf-8"))
     state = {
         "corpus": corpus,
         "paths": paths,
