@@ -36,7 +36,7 @@ from qa_service.core.errors import DocumentError, IndexError_
 from qa_service.core.models import ChunkSettings, Document
 from qa_service.core.settings import Settings
 from qa_service.index import Backend, open_backend, pointer_dir
-from qa_service.index.publish import CURRENT
+from qa_service.index.publish import CURRENT, replace_file
 from qa_service.ingest.formats import FormatError
 from qa_service.ingest.loaders import (
     BINARY_SUFFIXES,
@@ -292,12 +292,7 @@ class LiveIndex:
             upload_dir.mkdir(parents=True, exist_ok=True)
             if target.exists():
                 raise DocumentError(f"A document named {name!r} already exists; delete it first.", "conflict")
-            tmp = upload_dir / f".upload-{uuid.uuid4().hex}"
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
+            replace_file(target, data)  # a crash leaves the file whole or absent, never half-written
             try:
                 service = self._change(added=doc)
             except BaseException:
