@@ -1,5 +1,9 @@
+from collections import Counter
+
 from qa_service.core.lexicon import STOPWORDS
 from qa_service.core.tokenizer import Tokenizer
+from qa_service.index.embedded import term_ids
+from qa_service.index.embedded.term_ids import TermIds
 from qa_service.ingest.userdict import learn_names
 
 
@@ -37,3 +41,23 @@ def test_empty_and_punctuation_only_text():
     tok = Tokenizer()
     assert tok.tokens("") == []
     assert tok.tokens("，。！？……  \n") == []
+
+
+def test_term_ids_of_a_block_are_each_passages_terms_in_one_vocabulary(seed_corpus, monkeypatch):
+    # The build numbers a block's terms from its passages' cuts (TermIds.block, with remembered
+    # words); each passage must get exactly Tokenizer.terms of its cut, with bigrams and without,
+    # whether its words are remembered, met for the first time, or past what is remembered.
+    texts = [c.text for c in seed_corpus.chunks] + ["", "。，", "2021年4月 COVID-19 爱国卫生运动 a.b"]
+    for bigrams, remembered in ((True, 200_000), (False, 200_000), (True, 300)):
+        monkeypatch.setattr(term_ids, "ENTRIES_MAX", remembered)
+        tok = Tokenizer(seed_corpus.user_words, bigrams=bigrams)
+        ids = TermIds(bigrams)
+        raws = [tok.cut(t) for t in texts]
+        for _ in range(2):  # the second time every remembered word is read from its entry
+            tids, where = ids.block(raws)
+            term = {i: t for t, i in ids.vocab.items()}
+            got = [Counter() for _ in raws]
+            for i, w in zip(tids.tolist(), where.tolist(), strict=True):
+                got[w][term[i]] += 1
+            assert got == [Counter(tok.terms(raw)) for raw in raws]
+        assert len(ids.vocab) == len({t for raw in raws for t in tok.terms(raw)})

@@ -11,7 +11,7 @@ from qa_service.core.text import sentence_spans
 from qa_service.core.tokenizer import Tokenizer
 from qa_service.index.embedded.store import EmbeddedIndex
 from qa_service.index.embedded.versions import SegmentedIndex
-from qa_service.index.embedded.words import pack_word_starts
+from qa_service.index.embedded.words import pack_block_word_starts, pack_word_starts
 from qa_service.ingest.pipeline import corpus_from_documents
 from qa_service.qa.reader import sentence_words, span_candidates
 from tests.test_segments import small_documents
@@ -85,3 +85,14 @@ def test_a_chunk_without_stored_words_is_cut_by_the_reader():
     chunk = Chunk(id="d#0.0", text="区委书记宋洁实地督导。", char_start=0, char_end=11, doc_id="d", article=0, title="")
     assert sentence_words(chunk, 0, 11) is None
     assert span_candidates(Tokenizer(), chunk.text, None)
+
+
+def test_a_blocks_word_starts_are_each_texts_packed_alone():
+    tok = Tokenizer()
+    texts = [("标题 ", "管城区委理论学习中心组4月9日举行党史专题研讨会。"), ("", ""), ("", "COVID-19 疫情 2021年"),
+             ("前言：", "一"), ("", "  两个空格开头，然后是一段长一点的文字用来跨过好几个字节的边界。")]  # fmt: skip
+    raws = [tok.cut(p + t) for p, t in texts]
+    skips = np.array([len(p) for p, _ in texts])
+    sizes = np.array([len(t) for _, t in texts])
+    want = [pack_word_starts(raw, len(p), len(t)) for raw, (p, t) in zip(raws, texts, strict=True)]
+    assert pack_block_word_starts(raws, skips, sizes) == want

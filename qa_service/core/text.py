@@ -44,15 +44,16 @@ def sentence_spans(text: str, max_chars: int = 400) -> list[tuple[int, int]]:
     """[start, end) of each sentence (。！？； or line end), long ones cut at commas or hard."""
     spans: list[tuple[int, int]] = []
     for m in _SENTENCE.finditer(text):
-        s, e = m.span()
-        while s < e and text[s].isspace():
-            s += 1
-        e2 = e
-        while e2 > s and text[e2 - 1].isspace():
-            e2 -= 1
-        if e2 <= s:
+        whole = m.group()
+        kept = whole.strip()  # the sentence without the whitespace around it
+        if not kept:
             continue
-        spans.extend(_split_long(text, s, e2, max_chars))
+        s = m.start() + len(whole) - len(whole.lstrip())
+        e = s + len(kept)
+        if e - s > max_chars:
+            spans.extend(_split_long(text, s, e, max_chars))
+        else:
+            spans.append((s, e))
     return spans
 
 

@@ -241,6 +241,12 @@ def _term(w: str) -> tuple[str | None, tuple[str, ...] | None]:
     return out
 
 
+def word_terms(w: str) -> tuple[str | None, tuple[str, ...] | None]:
+    """What ``terms`` makes of the cut word ``w``: its term (None for a stopword, whitespace or
+    punctuation) and, if it is all ideographs (and so goes on a run), its own bigrams (else None)."""
+    return _TERMS.get(w) or _term(w)
+
+
 def _words(raw: list[str]) -> list[str]:
     out = []
     for w in raw:

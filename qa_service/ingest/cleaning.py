@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import re
 import statistics
+from array import array
 from dataclasses import dataclass
+
+import numpy as np
 
 from qa_service.core.models import CleanText
 from qa_service.core.text import ATTRIBUTION_TAIL, CJK_CHAR, CONTINUATION_END, SENTENCE_END, is_cjk
@@ -155,15 +158,18 @@ def should_join(prev: _Line, nxt: _Line, width: int | None) -> bool:
 
 
 class _Builder:
-    """Accumulates cleaned characters with their original offsets."""
+    """Accumulates cleaned text, in pieces, with each character's original offset."""
 
     def __init__(self) -> None:
         self.chars: list[str] = []
-        self.offsets: list[int] = []
+        self.offsets = array("i")  # what CleanText keeps: no list of ints to convert at the end
 
     def add(self, text: str, start: int) -> None:
-        self.chars.extend(text)
-        self.offsets.extend(range(start, start + len(text)))
+        self.chars.append(text)
+        if len(text) > 32:  # a run of offsets made by numpy, not one Python int at a time
+            self.offsets.frombytes(np.arange(start, start + len(text), dtype=np.int32).tobytes())
+        else:
+            self.offsets.extend(range(start, start + len(text)))
 
     def add_char(self, ch: str, pos: int) -> None:
         self.chars.append(ch)
@@ -217,12 +223,15 @@ _DROPPABLE_SPACE = re.compile(rf"(?:(?<=^)|(?<=\n)|(?<=[{CJK_CHAR}])) | (?=$|\n|
 
 def squeeze_spaces(ct: CleanText) -> CleanText:
     """Drop spaces that touch a CJK character (``3月 3日`` -> ``3月3日``) and edge spaces."""
-    chars, offs = ct.text, ct.offsets
-    drop = {m.start() for m in _DROPPABLE_SPACE.finditer(chars)}
+    chars = ct.text
+    if " " not in chars:  # most Chinese text: nothing to look for
+        return ct
+    drop = [m.start() for m in _DROPPABLE_SPACE.finditer(chars)]
     if not drop:
         return ct
-    keep = [i for i in range(len(chars)) if i not in drop]
-    return CleanText("".join(chars[i] for i in keep), [offs[i] for i in keep])
+    offs = np.delete(np.asarray(ct.offsets, dtype=np.int32), drop)
+    # The pattern's lookarounds read the text as it was, as the positions above were found.
+    return CleanText(_DROPPABLE_SPACE.sub("", chars), array("i", offs.tobytes()))
 
 
 def slice_clean(ct: CleanText, start: int, end: int) -> CleanText:
@@ -236,6 +245,6 @@ def concat(parts: list[CleanText], sep: str = "\n") -> CleanText:
         if i and sep and part.text:
             prev_off = b.offsets[-1] + 1 if b.offsets else part.offsets[0]
             b.add_char(sep, prev_off)
-        b.chars.extend(part.text)
+        b.chars.append(part.text)
         b.offsets.extend(part.offsets)
     return b.build()

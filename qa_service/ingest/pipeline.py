@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sized
+from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
 
@@ -30,29 +32,51 @@ def process_document(doc: Document, settings: ChunkSettings) -> tuple[list[Artic
     return articles, chunks
 
 
-def _process_batch(args: tuple[list[Document], ChunkSettings]) -> list[tuple[list[Article], list[Chunk]]]:
+@dataclass
+class _Batch:
+    """A batch of documents as a worker process returns it: each one's articles and chunks, and the
+    batch's share of the learned names and the documents' digests (worked out beside the cleaning,
+    not in the process that collects the batches, which every document passes through)."""
+
+    results: list[tuple[list[Article], list[Chunk]]]
+    names: Counter[str]
+    digests: dict[str, str]
+
+
+def _process_batch(args: tuple[list[Document], ChunkSettings]) -> _Batch:
     docs, settings = args
-    return [process_document(d, settings) for d in docs]
+    results = [process_document(d, settings) for d in docs]
+    names = NameCounter()
+    for articles, chunks in results:
+        if chunks:
+            names.add(articles)
+    return _Batch(results, names.counts, document_digests(docs))
 
 
 def _processed(
-    docs: Iterable[Document], settings: ChunkSettings, show_progress: bool, workers: int | None
-) -> Iterator[tuple[Document, tuple[list[Article], list[Chunk]]]]:
-    """Each document with its articles and chunks, in order; in worker processes when there are
-    ``PARALLEL_MIN_DOCS`` or more, a few batches in flight at a time (the input may be a stream)."""
+    docs: Iterable[Document], settings: ChunkSettings, show_progress: bool, workers: int | None, names: NameCounter
+) -> Iterator[tuple[Document, tuple[list[Article], list[Chunk]], str]]:
+    """Each document with its articles and chunks and its digest, in order; in worker processes when
+    there are ``PARALLEL_MIN_DOCS`` or more, a few batches in flight at a time (the input may be a
+    stream).  The names learned from the articles of documents left with chunks go to ``names``."""
     workers = default_workers() if workers is None else workers
     total = len(docs) if isinstance(docs, Sized) else None
     it = iter(docs)
     head = list(islice(it, PARALLEL_MIN_DOCS))
     if workers <= 1 or len(head) < PARALLEL_MIN_DOCS:
         for doc in progress(chain(head, it), desc="segmenting", unit="doc", enabled=show_progress, total=total):
-            yield doc, process_document(doc, settings)
+            articles, chunks = process_document(doc, settings)
+            if chunks:
+                names.add(articles)
+            yield doc, (articles, chunks), document_digests([doc])[doc.id]
         return
     batches = ((batch, settings) for batch in _batches(chain(head, it), BATCH))
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     with progress_bar(total, "segmenting", "doc", show_progress) as advance, ctx.Pool(workers) as pool:
-        for (batch, _), results in bounded_imap(pool, _process_batch, batches, 2 * workers):
-            yield from zip(batch, results, strict=True)
+        for (batch, _), done in bounded_imap(pool, _process_batch, batches, 2 * workers):
+            names.counts.update(done.names)
+            for doc, result in zip(batch, done.results, strict=True):
+                yield doc, result, done.digests[doc.id]
             advance(len(batch))
 
 
@@ -103,12 +127,11 @@ def _kept(
 ) -> Iterator[tuple[Document, list[Article], list[Chunk]]]:
     names = NameCounter()
     counts = [0, 0, 0]
-    for doc, (articles, chunks) in _processed(docs, settings, show_progress, workers):
-        stream.digests.update(document_digests([doc]))
+    for doc, (articles, chunks), digest in _processed(docs, settings, show_progress, workers, names):
+        stream.digests[doc.id] = digest
         if not chunks:
             log.warning("skipping %s: no text left after cleaning", doc.id)
             continue
-        names.add(articles)
         counts[0] += 1
         counts[1] += len(articles)
         counts[2] += len(chunks)

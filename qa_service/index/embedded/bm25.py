@@ -44,7 +44,6 @@ from qa_service.index.embedded.counting import (
     CHUNK,
     PARALLEL_MIN,
     BlockSpill,
-    Tokens,
     _Block,
     count_texts,
     count_tokens,
@@ -54,6 +53,7 @@ from qa_service.index.embedded.counting import (
 from qa_service.index.embedded.merge_terms import document_frequencies, merge_terms
 from qa_service.index.embedded.postings import Postings, _bytes_array, _copy_file, _write, open_postings, write_postings
 from qa_service.index.embedded.ranking import MIN_IDF, length_norm, max_idf, okapi_idf, raw_mean_idf, select_top_k
+from qa_service.index.embedded.term_ids import Tokens
 from qa_service.index.embedded.terms import TermTable, _DictTerms
 
 __all__ = [

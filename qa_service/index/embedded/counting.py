@@ -1,8 +1,9 @@
 """Counting tokens for the BM25 build, and merging the counts into postings.
 
 Tokens are counted chunk by chunk (``CHUNK`` passages each, in the calling
-process or in worker processes); each chunk becomes a :class:`_Block` of
-postings grouped by term.  Once every counter's local term ids are mapped to
+process or in worker processes): an analyser (term_ids.py) turns a chunk into
+the local ids of its terms, and one sort of those makes the chunk a
+:class:`_Block` of postings grouped by term.  Once every counter's local term ids are mapped to
 the ids of one :class:`~qa_service.index.embedded.terms.TermTable`
 (merge_terms.py), each block's postings are scattered straight into their place
 in the final arrays: nothing sorts all postings at once and no Python object per
@@ -15,8 +16,6 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
-from array import array
-from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import islice
@@ -27,6 +26,7 @@ import numpy as np
 
 from qa_service.core.parallel import bounded_imap
 from qa_service.index.embedded import terms as term_table
+from qa_service.index.embedded.term_ids import Analyser, TermIds, given_terms, given_tokens
 
 # Passages per unit of work when building: each becomes one grouped block of postings.
 CHUNK = 2048
@@ -55,84 +55,72 @@ class _Block:
     spilled: int = -1  # where ``docs`` and ``tf`` were moved to in a BlockSpill's file (-1: they were not)
 
 
-# What the build runs on each passage: its index terms, and bytes to store beside it (words.py).
-Analyser = Callable[[Any], tuple[Sequence[str], bytes]]
-
-
-class Tokens:
-    """The analyser of a plain ``tokenize`` function: its terms, nothing stored beside them."""
-
-    def __init__(self, tokenize: Callable[[str], Sequence[str]]) -> None:
-        self.tokenize = tokenize
-
-    def __call__(self, text: str) -> tuple[Sequence[str], bytes]:
-        return self.tokenize(text), b""
-
-
 class _Counter:
-    """Counts a stream of token lists chunk by chunk; its term ids persist across chunks."""
+    """Counts blocks of passages' term ids; its term ids persist across blocks."""
 
-    def __init__(self, source: int = 0) -> None:
+    def __init__(self, source: int = 0, ids: TermIds | None = None) -> None:
         self.source = source
-        vocab: defaultdict[str, int] = defaultdict()
-        vocab.default_factory = vocab.__len__  # a new term gets the next id
-        self.vocab = vocab
+        self.ids = TermIds() if ids is None else ids
 
-    def count(self, analysed: Iterable[tuple[Sequence[str], bytes]]) -> _Block:
+    @property
+    def vocab(self) -> dict[str, int]:
+        return self.ids.vocab
+
+    def count(self, analysed: Sequence[tuple[Sequence[str], bytes]]) -> _Block:
         """The block of (terms, marks) of consecutive passages."""
+        before = len(self.vocab)
+        tids, where, _ = given_terms([terms for terms, _ in analysed], self.ids)
+        return self.block(before, tids, where, [mark for _, mark in analysed])
+
+    def count_with(self, analyse: Analyser, items: list[Any]) -> _Block:
+        """The block of ``items`` (consecutive passages) as ``analyse`` reads them."""
+        before = len(self.vocab)
+        tids, where, marks = analyse(items, self.ids)
+        return self.block(before, tids, where, marks)
+
+    def block(self, before: int, tids: np.ndarray, where: np.ndarray, marks: list[bytes]) -> _Block:
+        """The block of passages whose terms are ``tids`` (ids of ``self.ids``), the passage of each
+        ``where``; ``before``: how many terms the vocabulary had before them."""
         vocab = self.vocab
-        before = len(vocab)
-        get = vocab.__getitem__
-        tids = array("i")
-        tfs = array("i")
-        nnz = array("i")
-        lens = array("i")
-        marks: list[bytes] = []
-        for tokens, mark in analysed:
-            c = Counter(tokens)
-            tids.fromlist(list(map(get, c)))
-            tfs.fromlist(list(c.values()))
-            nnz.append(len(c))
-            lens.append(len(tokens))
-            marks.append(mark)
-        n = len(lens)
+        n = len(marks)
         if n > 65535:
             raise ValueError("a block holds at most 65535 passages")
         new = [t.encode("utf-8") for t in islice(reversed(vocab), len(vocab) - before)][::-1]
-        t = np.frombuffer(tids, dtype=np.int32).astype(np.int64)
-        d = np.repeat(np.arange(n, dtype=np.int64), np.frombuffer(nnz, dtype=np.int32))
-        tf = np.frombuffer(tfs, dtype=np.int32)
-        if len(tf) and int(tf.max()) < 65536:
-            # One sort of packed (term, passage, tf) keys groups the postings by term,
-            # passages ascending: several times faster than a stable argsort.
-            key = (t << 32) | (d << 16) | tf
-            key.sort()
-            t = key >> 32
-            docs = ((key >> 16) & 0xFFFF).astype(np.uint16)
-            tf = (key & 0xFFFF).astype(np.uint16)
-        else:
-            order = np.argsort(t, kind="stable")
-            t, docs, tf = t[order], d[order].astype(np.uint16), tf[order]
-        if len(t):
-            starts = np.flatnonzero(np.concatenate(([True], t[1:] != t[:-1])))
-            terms = t[starts]
-            counts = np.diff(np.append(starts, len(t)))
-        else:
-            terms = counts = np.zeros(0, dtype=np.int64)
+        terms, counts, docs, tf = _postings(tids, where)
         return _Block(
             self.source,
             before,
             b"".join(new),
             np.fromiter(map(len, new), dtype=np.int32, count=len(new)),
             term_table.term_hashes(new),
-            np.frombuffer(lens, dtype=np.int32).copy(),
-            terms.astype(np.int32),
-            counts.astype(np.int32),
+            np.bincount(where, minlength=n).astype(np.int32),
+            terms,
+            counts,
             docs,
             tf,
             b"".join(marks),
             np.fromiter(map(len, marks), dtype=np.int64, count=len(marks)),
         )
+
+
+def _postings(tids: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The postings of term ids ``tids`` found in passages ``where``, grouped by term with passages
+    ascending: the distinct terms, how many passages hold each, and each posting's passage and term
+    frequency.  One sort of packed (term, passage) keys of every term found: a run of equal keys is
+    one posting, its length the term frequency."""
+    key = (tids.astype(np.int64) << 16) | where
+    key.sort()
+    if not len(key):
+        none = np.zeros(0, dtype=np.int32)
+        return none, none, np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.uint16)
+    starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    tf = np.diff(np.append(starts, len(key)))
+    key = key[starts]
+    t = key >> 16
+    first = np.flatnonzero(np.concatenate(([True], t[1:] != t[:-1])))
+    counts = np.diff(np.append(first, len(t)))
+    tf_type = np.uint16 if int(tf.max()) < 65536 else np.int32
+    return t[first].astype(np.int32), counts.astype(np.int32), (key & 0xFFFF).astype(np.uint16), tf.astype(tf_type)
 
 
 class BlockSpill:
@@ -172,11 +160,11 @@ _WORKER: dict[str, Any] = {}
 
 def _worker_init(analyse: Analyser) -> None:
     _WORKER["analyse"] = analyse
-    _WORKER["counter"] = _Counter(os.getpid())
+    _WORKER["counter"] = _Counter(os.getpid(), analyse.term_ids())
 
 
 def _worker_count(items: list[Any]) -> _Block:
-    return _WORKER["counter"].count(map(_WORKER["analyse"], items))
+    return _WORKER["counter"].count_with(_WORKER["analyse"], items)
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -194,19 +182,21 @@ def count_tokens(
     docs_tokens: Iterable[Sequence[str]], chunk: int = CHUNK, on_progress: Callable[[int], None] | None = None
 ) -> list[_Block]:
     """The blocks of token lists, counted in this process ``chunk`` passages at a time."""
-    return _count_here(((t, b"") for t in docs_tokens), chunk, on_progress)
+    return _count_here(docs_tokens, given_tokens, chunk, on_progress)
+
 
 
 def _count_here(
-    analysed: Iterable[tuple[Sequence[str], bytes]],
+    items: Iterable[Any],
+    analyse: Analyser,
     chunk: int,
     on_progress: Callable[[int], None] | None,
     spill: BlockSpill | None = None,
 ) -> list[_Block]:
-    counter = _Counter()
+    counter = _Counter(0, analyse.term_ids())
     blocks = []
-    for part in _chunks(analysed, chunk):
-        block = counter.count(part)
+    for part in _chunks(items, chunk):
+        block = counter.count_with(analyse, part)
         blocks.append(spill.put(block) if spill is not None else block)
         if on_progress:
             on_progress(len(part))
@@ -233,7 +223,7 @@ def count_texts(
         total = len(head) if len(head) < parallel_min else None
         it = _chain(head, it)
     if workers <= 1 or (total is not None and total < parallel_min):
-        return _count_here(map(analyse, it), chunk, on_progress, spill)
+        return _count_here(it, analyse, chunk, on_progress, spill)
     return count_in_workers(it, analyse, workers, chunk, on_progress, spill)
 
 

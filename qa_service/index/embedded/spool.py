@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from qa_service.core.errors import DocumentError
-from qa_service.core.models import Article, Chunk, CorpusStream, Document, document_digests, fingerprint_of
+from qa_service.core.models import Article, Chunk, CorpusStream, Document, fingerprint_of
 from qa_service.core.progress import progress_bar
 from qa_service.core.tokenizer import Tokenizer
 from qa_service.index.base import EMPTY_CORPUS
@@ -65,7 +65,8 @@ class CorpusSpool:
         # The records, appended to files of the folder as they come (index/records.py).
         self.documents = RecordWriter(DOCUMENT_COLUMNS, "id", folder, "documents")
         self.articles = RecordWriter(ARTICLE_COLUMNS, None, folder, "articles")
-        self.digests: dict[str, str] = {}  # of the documents kept (the index's fingerprint)
+        self.kept: list[str] = []  # the documents' ids, in order
+        self.digests: dict[str, str] = {}  # of the documents kept (the index's fingerprint), set before ``index``
         self._pages: list[np.ndarray] = []
         self._boxes: list[np.ndarray] = []
         self._originals: dict[str, tuple[Path, str]] = {}
@@ -76,7 +77,7 @@ class CorpusSpool:
         self.documents.add(document_record(doc, articles, self._run))
         for a in articles:
             self.articles.add(article_record(a))
-        self.digests.update(document_digests([doc]))
+        self.kept.append(doc.id)
         _append(self._doc_file, self.doc_bounds, doc.text)
         for c in chunks:
             _append(self._chunk_file, self.chunk_bounds, c.text)
@@ -153,6 +154,7 @@ def spooled_index(
     try:
         for doc, articles, chunks in stream.items:
             spool.add(doc, articles, chunks)
+        spool.digests = {doc_id: stream.digests[doc_id] for doc_id in spool.kept}
         return spool.index(settings, stream.user_words, stream.paths, show_progress), spool
     except BaseException:
         spool.discard()

@@ -16,6 +16,7 @@ the words of the text cut alone, and a sentence's words are those of the passage
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain, pairwise
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from qa_service.core.tokenizer import Tokenizer
 from qa_service.index.embedded.bm25 import BM25, POSTINGS_FILE, CorpusStats
 from qa_service.index.embedded.config import IndexSettings
 from qa_service.index.embedded.counting import BlockSpill, _Block, count_texts
+from qa_service.index.embedded.term_ids import TermIds
 from qa_service.index.publish import FolderWriter, map_bytes, npy_bytes
 from qa_service.index.records import RecordTable
 
@@ -70,10 +72,16 @@ class PassageAnalyser:
     def __init__(self, tokenizer: Tokenizer) -> None:
         self.tokenizer = tokenizer
 
-    def __call__(self, item: tuple[str, str]) -> tuple[list[str], bytes]:
-        prefix, text = item
-        raw = self.tokenizer.cut(prefix + text)
-        return self.tokenizer.terms(raw), pack_word_starts(raw, len(prefix), len(text))
+    def __call__(self, items: list[tuple[str, str]], ids: TermIds) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
+        cut = self.tokenizer.cut
+        raws = [cut(prefix + text) for prefix, text in items]
+        tids, where = ids.block(raws)
+        skips = np.fromiter((len(prefix) for prefix, _ in items), dtype=np.int64, count=len(items))
+        sizes = np.fromiter((len(text) for _, text in items), dtype=np.int64, count=len(items))
+        return tids, where, pack_block_word_starts(raws, skips, sizes)
+
+    def term_ids(self) -> TermIds:
+        return TermIds(self.tokenizer.bigrams)
 
 
 def pack_word_starts(words: Sequence[str], skip: int, n_chars: int) -> bytes:
@@ -85,6 +93,26 @@ def pack_word_starts(words: Sequence[str], skip: int, n_chars: int) -> bytes:
         bits[starts[(starts >= 0) & (starts < n_chars)]] = True
         bits[0] = True
     return np.packbits(bits, bitorder="little").tobytes()
+
+
+def pack_block_word_starts(raws: Sequence[list[str]], skips: np.ndarray, sizes: np.ndarray) -> list[bytes]:
+    """``pack_word_starts`` of each of a block's texts (cut as ``raws``; the ``skips`` characters of
+    each before its ``sizes`` ones), the block's bits set in one array and packed at once."""
+    counts = np.fromiter(map(len, raws), dtype=np.int64, count=len(raws))
+    lengths = np.fromiter(map(len, chain.from_iterable(raws)), dtype=np.int64, count=int(counts.sum()))
+    text = np.repeat(np.arange(len(raws)), counts)
+    ends = np.cumsum(lengths)
+    first_end = np.concatenate(([0], ends))[np.cumsum(counts) - counts]  # where each text's first word starts
+    starts = ends - lengths - first_end[text] - skips[text]  # each word's start in its text after the skip
+    nbytes = (sizes + 7) // 8
+    at = 8 * (np.cumsum(nbytes) - nbytes)  # each text's first bit
+    inside = (starts >= 0) & (starts < sizes[text])
+    bits = np.zeros(8 * int(nbytes.sum()), dtype=bool)
+    bits[at[text[inside]] + starts[inside]] = True
+    bits[at[sizes > 0]] = True  # the first character always starts a word
+    packed = np.packbits(bits, bitorder="little").tobytes()
+    bounds = [*(at // 8).tolist(), len(packed)]
+    return [packed[a:b] for a, b in pairwise(bounds)]
 
 
 def passage_items(
