@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import updates  # noqa: E402
+
 NAMES = {"ours": "**qa_service BM25**", "rank-bm25": "rank-bm25", "bm25s": "bm25s", "tantivy": "tantivy"}
 
 
@@ -111,7 +115,7 @@ def targets(rep: dict[str, Any]) -> list[tuple[str, str, str]]:
     if st and "index present" in st:
         v = st["index present"]
         rows.append(("`serve` answers ≤ 3 s after start (seed corpus, index built)", f"{v:.2f} s", ok(v <= 3)))
-    return rows
+    return rows + updates.targets(rep)
 
 
 def cli_builds(rep: dict[str, Any]) -> list[str]:
@@ -184,6 +188,7 @@ def render(rep: dict[str, Any]) -> str:
                 "",
             ]
     out += cli_builds(rep)
+    out += updates.render(rep)
     out += ["## In-process retrieval, side by side", ""]
     for s in rep["sizes"]:
         out += [

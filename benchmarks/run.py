@@ -1,7 +1,12 @@
 """The performance benchmarks in one command; writes benchmarks/RESULTS.md.
 
-    python benchmarks/run.py --sizes 10k,100k,1m     # everything (~40 min on 2 cores)
+    python benchmarks/run.py --sizes 10k,100k,1m     # every engine and build (~40 min on 2 cores)
     python benchmarks/run.py --sizes 10k             # quick mode (~3 min)
+
+    # what the ingest issue asks for, in one run (~1 h): engines and CLI builds at 100k and 1M,
+    # uploads and deletes on a live server at both, /api/ask beside a checkout of the baseline
+    git worktree add ../baseline 398eb9a
+    python benchmarks/run.py --sizes 100k,1m --incremental 100k,1m --ask-baseline ../baseline --reuse
 
 For each size: a synthetic corpus (benchmarks/corpus.py), tokenized once with
 qa_service's Tokenizer in 2 processes; then, in separate processes on the same
@@ -14,6 +19,10 @@ run at every size.  Then, at --http-size, the
 real server end to end: ``qa_service index`` + ``qa_service serve --workers 2``
 on 127.0.0.1 under 1, 8 and 32 concurrent clients; the server's start-up time
 on the seed corpus; and a pyinstrument profile of /api/ask's work in process.
+With --incremental, benchmarks/incremental.py on the index each CLI build made
+(an upload and a delete under background load); with --ask-baseline,
+benchmarks/ask_load.py (/api/ask at --http-size, this checkout beside the
+baseline's, round after round).
 
 Generated data lives in benchmarks/.data/ (git-ignored; --reuse keeps corpora
 and tokens between runs).
@@ -43,6 +52,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+import updates  # noqa: E402
 from corpus import generate, parse_size, size_label  # noqa: E402
 
 PY = sys.executable
@@ -272,6 +282,8 @@ def bench_size(n: int, args: argparse.Namespace, queries_file: Path, prev: dict[
         idx = data / f"index-ours-cli-{label}"
         res["ours_cli"] = build_index(ROOT, bench_http_corpus(n, data, args.workers), idx)
         log(f"qa_service index at {label}: {res['ours_cli']}")
+        if label in args.incremental:
+            res["incremental"] = updates.incremental(label, idx, data, args.timeout)
         shutil.rmtree(idx, ignore_errors=True)
     return res
 
@@ -561,8 +573,21 @@ def main() -> None:
     p.add_argument("--reuse", action="store_true", help="reuse corpora and tokens in --data-dir")
     p.add_argument("--data-dir", default=str(HERE / ".data"))
     p.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    p.add_argument(
+        "--incremental",
+        default="",
+        help="sizes (of --sizes) at which to time an upload and a delete on a live server (incremental.py) "
+        "on the index the CLI just built, e.g. 100k,1m",
+    )
+    p.add_argument(
+        "--ask-baseline",
+        help="a checkout of the baseline commit (e.g. a git worktree): /api/ask beside it (ask_load.py) at the "
+        "HTTP size",
+    )
+    p.add_argument("--ask-rounds", type=int, default=2, help="rounds of ask_load.py (each side loaded in turn)")
     args = p.parse_args()
     args.engines = [e for e in args.engines.split(",") if e]
+    args.incremental = {size_label(parse_size(x)) for x in args.incremental.split(",") if x}
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     Path(args.data_dir).mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -593,6 +618,11 @@ def main() -> None:
         report["startup"] = bench_startup(args)
         save(report, args)
         report["profile"] = profile_ask(hs, args, qs)
+        save(report, args)
+    if args.ask_baseline:
+        hs = parse_size(args.http_size) if args.http_size else (100_000 if 100_000 in sizes else max(sizes))
+        report["ask_ab"] = updates.ask_against(Path(args.ask_baseline), size_label(hs), Path(args.data_dir),
+                                               args.ask_rounds, args.timeout)  # fmt: skip
     report["minutes"] = (time.time() - started) / 60
     report["machine"]["load_after"] = os.getloadavg()
     save(report, args)
@@ -600,10 +630,13 @@ def main() -> None:
 
 
 def save(report: dict[str, Any], args: argparse.Namespace) -> None:
-    from report import render
+    from report import KEPT, render
 
     Path(args.data_dir, "results.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
-    Path(args.out).write_text(render(report), encoding="utf-8")
+    out = Path(args.out)
+    old = out.read_text("utf-8") if out.exists() else ""
+    kept = old[old.index(KEPT) :] if KEPT in old else ""  # sections other benchmarks' runs wrote
+    out.write_text(render(report) + ("\n" + kept if kept else ""), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -205,6 +205,7 @@ def test_list_items_are_whole_names_each_cited_and_nested_names_merged():
         ("该岛最大的城市为何？", "other"),  # 为何 ending a question: what it is, not why
         ("他为何辞职？", "reason"),
         ("他一直有甚么问题？", "other"),
+        ("前几天看到那篇报道，说的是哪个区？", "place"),  # 前几天: a few days ago, not how many
     ],
 )
 def test_the_kind_of_answer_a_question_asks_for(question, kind):
@@ -340,6 +341,20 @@ def test_the_shipped_model_reads_the_short_answer_and_its_sentence():
     s, e = answer.evidence.span
     assert passages[0].chunk.text[s:e] == answer.evidence.text and s <= answer.span[0] < answer.span[1] <= e
     assert "27" in answer.evidence.text
+
+
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [("西湖街道新公交线路是哪天开通的？", "6月18日"), ("西湖街道新公交线路首批开通了多少站？", "12")],
+)
+def test_a_date_or_figure_asked_is_taken_from_the_sentence_when_it_holds_one(question, asked):
+    # The question's wording stands around 顺利/首批 (开通了多少站 ~ 首批开通): the scorer's favourite,
+    # but the evidence sentence holds the date or figure asked for, and that is the answer.
+    tok = Tokenizer(["西湖街道"])
+    query = parse_question(tok, question)
+    passage = "6月18日上午9时，西湖街道新公交线路顺利开通，首批开通12站，覆盖沿线8个社区。"
+    answer, _ = compose(load_model(), tok, query, [_hit(passage)], 1, _idf({t: 2.0 for t in query.tokens}), 3.0, None)
+    assert answer.text is not None and answer.text.startswith(asked)
 
 
 def test_below_the_threshold_the_service_abstains():

@@ -28,7 +28,8 @@ _KIND_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "number",
         re.compile(
-            r"多少|几[个项次名家人条万亿天年月岁种座所件位张部首场期批倍层届集只头]|百分之几|比例|多大|多高|多长|"
+            # 前几天/这几年 say when (a few days ago), they do not ask how many.
+            r"多少|(?<![前这近那过头])几[个项次名家人条万亿天年月岁种座所件位张部首场期批倍层届集只头]|百分之几|比例|多大|多高|多长|"
             r"多重|多远|多深|多宽|多久|第几|几成|多少钱|几何"
         ),
     ),
@@ -110,6 +111,11 @@ SHAPES: dict[str, re.Pattern[str]] = {
     "org": ORG,
     "place": PLACE,
 }
+
+
+# Questions asking for a day (哪天 -> 4月14日, not 上午10时 nor 4月), and what names one.
+ASKS_DAY = re.compile(r"哪天|哪一天|哪日|何日|几号|几月几[日号]|哪一?个?日子")
+DAY = re.compile(rf"\d{{1,2}}\s*[日号]|[{_CN_NUM}]{{1,3}}[日号]|[今昨前明后]天|[今昨明]日|星期|周[一二三四五六日天]")
 
 
 def has_shape(kind: str, text: str) -> bool:
