@@ -4,6 +4,7 @@ checkout, on one generated corpus, each side run with its own code and this venv
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import subprocess
@@ -80,7 +81,10 @@ def build_index(checkout: Path, shards: Path, index_dir: Path) -> dict[str, Any]
     log("$ " + " ".join(cmd) + f"  (in {checkout})")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, cwd=checkout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The corpus configured as the one indexed: the index's state then records it, and a server
+    # started on it later (incremental.py) finds the index current instead of catching up first.
+    env = {**os.environ, "QA_CORPUS": str(shards)}
+    p = subprocess.Popen(cmd, cwd=checkout, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     sampler = PeakSampler(p.pid)
     sampler.start()
     _, err = p.communicate()

@@ -24,9 +24,12 @@ from run import free_port, load_run, log, questions, start_server, stop_server
 LEVELS = (1, 8, 32)
 
 
-def load_levels(checkout: Path, index_dir: Path, log_file: Path, qs: list[str], seconds: int) -> dict[int, Any]:
+def load_levels(
+    checkout: Path, index_dir: Path, corpus: Path, log_file: Path, qs: list[str], seconds: int
+) -> dict[int, Any]:
     port = free_port()
-    proc, _ = start_server(index_dir, port, log_file, cwd=checkout)
+    # Served on the corpus it was built from (ab.build_index configures it): not stale, no catch-up.
+    proc, _ = start_server(index_dir, port, log_file, corpus=str(corpus), cwd=checkout)
     try:
         load_run(port, 2, 5, qs)  # warm up both workers
         return {c: load_run(port, c, seconds, qs) for c in LEVELS}
@@ -54,7 +57,7 @@ def main() -> None:
     for r in range(a.rounds):
         for name, checkout in sides.checkouts.items():
             index_dir, log_file = sides.index_dir("ask-load", name), sides.data / f"ask-load-{name}.log"
-            for c, res in load_levels(checkout, index_dir, log_file, qs, a.seconds).items():
+            for c, res in load_levels(checkout, index_dir, sides.shards, log_file, qs, a.seconds).items():
                 log(f"round {r + 1} {name} c={c}: {res['rps']:.0f} req/s, p50 {res['p50_ms']:.1f} ms")
                 runs[name][c].append(res)
     for c in LEVELS:

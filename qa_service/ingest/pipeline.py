@@ -40,7 +40,11 @@ class _Batch:
 
     results: list[tuple[list[Article], list[Chunk]]]
     names: Counter[str]
-    digests: dict[str, str]
+    digests: list[str]  # of each document, in order (two documents may share an id)
+
+
+def _digest(doc: Document) -> str:
+    return document_digests([doc])[doc.id]
 
 
 def _process_batch(args: tuple[list[Document], ChunkSettings]) -> _Batch:
@@ -50,7 +54,7 @@ def _process_batch(args: tuple[list[Document], ChunkSettings]) -> _Batch:
     for articles, chunks in results:
         if chunks:
             names.add(articles)
-    return _Batch(results, names.counts, document_digests(docs))
+    return _Batch(results, names.counts, [_digest(d) for d in docs])
 
 
 def _processed(
@@ -68,15 +72,14 @@ def _processed(
             articles, chunks = process_document(doc, settings)
             if chunks:
                 names.add(articles)
-            yield doc, (articles, chunks), document_digests([doc])[doc.id]
+            yield doc, (articles, chunks), _digest(doc)
         return
     batches = ((batch, settings) for batch in _batches(chain(head, it), BATCH))
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     with progress_bar(total, "segmenting", "doc", show_progress) as advance, ctx.Pool(workers) as pool:
         for (batch, _), done in bounded_imap(pool, _process_batch, batches, 2 * workers):
             names.counts.update(done.names)
-            for doc, result in zip(batch, done.results, strict=True):
-                yield doc, result, done.digests[doc.id]
+            yield from zip(batch, done.results, done.digests, strict=True)
             advance(len(batch))
 
 
