@@ -6,6 +6,7 @@ import pytest
 import qa_service.index.embedded.merge_terms as merge_module
 from qa_service.index.embedded.counting import _Counter
 from qa_service.index.embedded.merge_terms import merge_terms, table_from_spans
+from qa_service.index.embedded.term_ids import given_tokens
 from qa_service.index.embedded.terms import TermTable, term_hashes
 
 # Entries as two counters would bring them: repeats across counters, an empty term, several scripts.
@@ -41,7 +42,8 @@ def test_distinct_terms_with_one_hash_are_hashed_again_with_a_salt(monkeypatch):
 
 def test_the_merge_takes_the_blocks_new_terms_and_refuses_to_merge_them_twice():
     one, two = _Counter(1), _Counter(2)
-    blocks = [one.count([(["甲", "乙"], b"")]), two.count([(["乙", "丙"], b"")]), one.count([(["丁", "甲"], b"")])]
+    blocks = [one.count_with(given_tokens, [["甲", "乙"]]), two.count_with(given_tokens, [["乙", "丙"]]),
+              one.count_with(given_tokens, [["丁", "甲"]])]  # fmt: skip
     table, gmap = merge_terms(blocks)
     assert sorted(table) == ["丁", "丙", "乙", "甲"]
     assert [table.term(i) for i in gmap[1].tolist()] == ["甲", "乙", "丁"]

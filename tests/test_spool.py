@@ -15,6 +15,7 @@ from qa_service.core.settings import Settings
 from qa_service.index.embedded import counting
 from qa_service.index.embedded.spool import SpooledTexts
 from qa_service.index.embedded.store import EmbeddedIndex
+from qa_service.index.embedded.term_ids import given_tokens
 from qa_service.index.embedded.versions import SegmentedIndex
 from qa_service.index.publish import current_version_dir, pack_texts
 from qa_service.ingest.loaders import load_paths
@@ -119,8 +120,8 @@ def test_a_streamed_corpus_without_text_leaves_the_live_index_as_it_was(tmp_path
 
 def test_spilled_postings_read_back_with_their_own_term_frequency_width(tmp_path):
     spill = counting.BlockSpill(tmp_path / "spill")
-    narrow = counting._Counter(1).count([(["a", "b", "a"], b""), (["b"], b"")])
-    wide = counting._Counter(2).count([(["c"] * 70_000, b""), (["c", "d"], b"")])
+    narrow = counting._Counter(1).count_with(given_tokens, [["a", "b", "a"], ["b"]])
+    wide = counting._Counter(2).count_with(given_tokens, [["c"] * 70_000, ["c", "d"]])
     assert narrow.tf.dtype == np.uint16 and wide.tf.dtype == np.int32
     kept = [(b.docs.copy(), b.tf.copy()) for b in (narrow, wide)]
     spilled = [spill.put(narrow), spill.put(wide)]

@@ -8,7 +8,6 @@ must contain exactly its text, whitespace aside.
 from __future__ import annotations
 
 import re
-from array import array
 
 import numpy as np
 
@@ -28,7 +27,7 @@ def _contiguous(orig: str, body: CleanText, a_end: int, b_start: int) -> bool:
 
 def gap_positions(original: str, body: CleanText) -> list[int]:
     """Cleaned positions i where removed content (not just whitespace) lies before character i."""
-    offs = np.frombuffer(body.offsets, dtype=np.int32) if isinstance(body.offsets, array) else np.asarray(body.offsets)
+    offs = np.frombuffer(body.offsets, dtype=np.int32)  # CleanText keeps them as array("i")
     # Only where the offsets jump is anything removed (vectorised: this ran for every character).
     jumps = (np.flatnonzero(offs[1:] - offs[:-1] > 1) + 1).tolist()
     return [i for i in jumps if original[int(offs[i - 1]) + 1 : int(offs[i])].strip()]

@@ -26,7 +26,7 @@ import numpy as np
 
 from qa_service.core.parallel import bounded_imap
 from qa_service.index.embedded import terms as term_table
-from qa_service.index.embedded.term_ids import Analyser, TermIds, given_terms, given_tokens
+from qa_service.index.embedded.term_ids import Analyser, TermIds, given_tokens
 
 # Passages per unit of work when building: each becomes one grouped block of postings.
 CHUNK = 2048
@@ -65,12 +65,6 @@ class _Counter:
     @property
     def vocab(self) -> dict[str, int]:
         return self.ids.vocab
-
-    def count(self, analysed: Sequence[tuple[Sequence[str], bytes]]) -> _Block:
-        """The block of (terms, marks) of consecutive passages."""
-        before = len(self.vocab)
-        tids, where, _ = given_terms([terms for terms, _ in analysed], self.ids)
-        return self.block(before, tids, where, [mark for _, mark in analysed])
 
     def count_with(self, analyse: Analyser, items: list[Any]) -> _Block:
         """The block of ``items`` (consecutive passages) as ``analyse`` reads them."""
@@ -183,7 +177,6 @@ def count_tokens(
 ) -> list[_Block]:
     """The blocks of token lists, counted in this process ``chunk`` passages at a time."""
     return _count_here(docs_tokens, given_tokens, chunk, on_progress)
-
 
 
 def _count_here(

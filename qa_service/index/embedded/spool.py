@@ -66,7 +66,6 @@ class CorpusSpool:
         self.documents = RecordWriter(DOCUMENT_COLUMNS, "id", folder, "documents")
         self.articles = RecordWriter(ARTICLE_COLUMNS, None, folder, "articles")
         self.kept: list[str] = []  # the documents' ids, in order
-        self.digests: dict[str, str] = {}  # of the documents kept (the index's fingerprint), set before ``index``
         self._pages: list[np.ndarray] = []
         self._boxes: list[np.ndarray] = []
         self._originals: dict[str, tuple[Path, str]] = {}
@@ -93,9 +92,15 @@ class CorpusSpool:
         return len(self.chunk_bounds) - 1
 
     def index(
-        self, settings: IndexSettings, user_words: Sequence[str], paths: list[str], show_progress: bool = False
+        self,
+        settings: IndexSettings,
+        user_words: Sequence[str],
+        paths: list[str],
+        digests: dict[str, str],
+        show_progress: bool = False,
     ) -> EmbeddedIndex:
-        """The index of everything added, its texts mapped from the spooled files."""
+        """The index of everything added, its texts mapped from the spooled files; ``digests``: those
+        of the documents added (the index's fingerprint)."""
         t0 = time.perf_counter()
         self._chunk_file.close()
         self._doc_file.close()
@@ -114,7 +119,7 @@ class CorpusSpool:
             "passages": len(self),
             "terms": len(bm25.vocab),
         }
-        manifest = new_manifest(settings, paths, fingerprint_of(self.digests), counts, time.perf_counter() - t0)
+        manifest = new_manifest(settings, paths, fingerprint_of(digests), counts, time.perf_counter() - t0)
         index = EmbeddedIndex(
             bm25,
             tokenizer,
@@ -154,8 +159,8 @@ def spooled_index(
     try:
         for doc, articles, chunks in stream.items:
             spool.add(doc, articles, chunks)
-        spool.digests = {doc_id: stream.digests[doc_id] for doc_id in spool.kept}
-        return spool.index(settings, stream.user_words, stream.paths, show_progress), spool
+        kept = {doc_id: stream.digests[doc_id] for doc_id in spool.kept}
+        return spool.index(settings, stream.user_words, stream.paths, kept, show_progress), spool
     except BaseException:
         spool.discard()
         raise

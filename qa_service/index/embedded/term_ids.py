@@ -150,14 +150,5 @@ class Tokens:
         return TermIds()
 
 
-class _Given:
-    """The analyser of items that are their token lists already (``given_tokens``)."""
-
-    def __call__(self, token_lists: list[Sequence[str]], ids: TermIds) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
-        return given_terms(token_lists, ids)
-
-    def term_ids(self) -> TermIds:
-        return TermIds()
-
-
-given_tokens = _Given()
+# The analyser of items that are their token lists already (``list`` returns them as they are).
+given_tokens = Tokens(list)
