@@ -130,3 +130,20 @@ def test_spilled_postings_read_back_with_their_own_term_frequency_width(tmp_path
         got_docs, got_tf = spill.read(b)
         assert got_docs.tolist() == docs.tolist() and got_tf.tolist() == tf.tolist()
     spill.close()
+
+
+def test_text_documents_reach_the_spool_encoded_by_the_ingest_workers(monkeypatch):
+    docs = small_documents()
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_DOCS", 4)
+    monkeypatch.setattr(pipeline, "BATCH", 3)
+    stream = stream_corpus(docs, workers=2)
+    assert stream.prepared is not None
+    made = list(stream.prepared(spool_module.spool_entry))
+    assert len(made) == len(docs) > 4
+    for doc, entry in made:
+        assert isinstance(entry, spool_module.SpoolEntry)  # encoded in the worker, not sent as objects
+        articles, chunks = pipeline.process_document(doc, pipeline.ChunkSettings())
+        assert [p.decode("utf-8") for p in entry.passages] == [c.text for c in chunks]
+        assert entry.meta == [v for c in chunks for v in (c.article, c.char_start, c.char_end)]
+        assert len(entry.articles) == len(articles)
+    assert stream.user_words  # names were learned on the way

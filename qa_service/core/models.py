@@ -214,12 +214,16 @@ class CorpusStream:
 
     ``items`` yields each kept document with its articles and chunks (chunk ``article`` numbers are
     within the document), once; when it is exhausted, ``user_words`` holds the names learned from every
-    article and ``digests`` the digest of every document loaded, kept or not (``document_digests``)."""
+    article and ``digests`` the digest of every document loaded, kept or not (``document_digests``).
+    Instead of ``items``, ``prepared(f)`` yields each kept document with ``f(document, articles,
+    chunks)``, worked out in the process that cleaned the document (``f`` must be picklable: a
+    module's function).  Read one of the two, once."""
 
     items: Iterator[tuple[Document, list[Article], list[Chunk]]]
     paths: list[str] = field(default_factory=list)
     user_words: list[str] = field(default_factory=list)
     digests: dict[str, str] = field(default_factory=dict)
+    prepared: Callable[[Any], Iterator[tuple[Document, Any]]] | None = None
 
     def collect(self) -> Corpus:
         """The whole corpus in memory (what ``corpus_from_documents`` gives)."""

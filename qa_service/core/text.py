@@ -33,8 +33,9 @@ def ideograph_count(s: str) -> int:
 
 
 def strip_ws(s: str) -> str:
-    """The text with all whitespace removed: what citations are compared on."""
-    return re.sub(r"\s", "", s)
+    """The text with all whitespace removed: what citations are compared on.  (``str.split`` splits
+    at exactly the characters ``\\s`` matches, str.isspace's, and is several times faster.)"""
+    return "".join(s.split())
 
 
 _SENTENCE = re.compile(f"[^{re.escape(SENTENCE_END)}\\n]*(?:[{re.escape(SENTENCE_END)}]+[{re.escape(CLOSERS)}]*|\\n|$)")

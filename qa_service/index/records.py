@@ -68,6 +68,19 @@ def decode_cell(cell: bytes) -> Any:
     return json.loads(body)
 
 
+def table_columns(columns: Sequence[str]) -> tuple[str, ...]:
+    """A table's columns: ``columns`` and, last, ``EXTRA``."""
+    return (*(c for c in columns if c != EXTRA), EXTRA)
+
+
+def row_cells(columns: Sequence[str], row: Mapping[str, Any]) -> list[bytes]:
+    """The cells ``row`` is written as in a table of ``columns`` (``table_columns``'s)."""
+    extra = {k: v for k, v in row.items() if k not in columns}
+    cells = [encode_cell(row[c]) if c in row else b"" for c in columns[:-1]]
+    cells.append(encode_cell(extra) if extra else b"")
+    return cells
+
+
 def key_hash(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little")
 
@@ -269,8 +282,7 @@ class RecordWriter:
 
     def __init__(self, columns: Sequence[str], key: str | None = None, folder: Path | None = None,
                  name: str = "records") -> None:  # fmt: skip
-        self.columns = (*(c for c in columns if c != EXTRA), EXTRA)
-        self._listed = frozenset(self.columns)
+        self.columns = table_columns(columns)
         self.key = key
         self._folder, self._name = folder, name
         self._blob: BinaryIO | bytearray
@@ -289,12 +301,15 @@ class RecordWriter:
         return self._rows
 
     def add(self, row: Mapping[str, Any]) -> None:
-        extra = {k: v for k, v in row.items() if k not in self._listed}
-        cells = [encode_cell(row[c]) if c in row else b"" for c in self.columns[:-1]]
-        cells.append(encode_cell(extra) if extra else b"")
+        self.add_cells(row_cells(self.columns, row), key_hash(row[self.key]) if self.key is not None else None)
+
+    def add_cells(self, cells: list[bytes], key: int | None = None) -> None:
+        """A row as ``row_cells`` encoded it (elsewhere: in the process that made the row), with
+        the ``key_hash`` of its key in a table with a key column."""
         self._put_row(cells)
         if self.key is not None:
-            self._hashes.append(key_hash(row[self.key]))
+            assert key is not None
+            self._hashes.append(key)
         self._rows += 1
         if self._cells is not None and len(self._ends) >= FLUSH:
             self._cells.write(self._ends.tobytes())

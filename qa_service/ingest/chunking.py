@@ -7,14 +7,10 @@ must contain exactly its text, whitespace aside.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from qa_service.core.models import Article, Chunk, ChunkSettings, CleanText
-from qa_service.core.text import sentence_spans
-
-_WHITESPACE = re.compile(r"\s+")
+from qa_service.core.text import sentence_spans, strip_ws
 
 
 def _contiguous(orig: str, body: CleanText, a_end: int, b_start: int) -> bool:
@@ -50,7 +46,7 @@ def _intact(original: str, body: CleanText) -> bool:
     """True if cleaning removed nothing but whitespace inside the body's range of the original (the
     common case, told by one comparison instead of a look between every two characters)."""
     offs = body.offsets
-    return not offs or _WHITESPACE.sub("", original[offs[0] : offs[-1] + 1]) == _WHITESPACE.sub("", body.text)
+    return not offs or strip_ws(original[offs[0] : offs[-1] + 1]) == strip_ws(body.text)
 
 
 def chunk_article(article: Article, original: str, settings: ChunkSettings = ChunkSettings()) -> list[Chunk]:

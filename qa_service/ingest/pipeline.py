@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain, islice
 from pathlib import Path
+from typing import Any
 
 from qa_service.core.models import Article, Chunk, ChunkSettings, Corpus, CorpusStream, Document, document_digests
 from qa_service.core.parallel import bounded_imap, default_workers
@@ -32,13 +34,20 @@ def process_document(doc: Document, settings: ChunkSettings) -> tuple[list[Artic
     return articles, chunks
 
 
+# What a consumer of the stream makes of a kept document (its articles and chunks), worked out in the
+# worker process that made them: the spooled build encodes a document's records and texts there, so
+# the process collecting the documents, which every document passes through, has less to do.
+Prepare = Callable[[Document, list[Article], list[Chunk]], Any]
+
+
 @dataclass
 class _Batch:
-    """A batch of documents as a worker process returns it: each one's articles and chunks, and the
-    batch's share of the learned names and the documents' digests (worked out beside the cleaning,
-    not in the process that collects the batches, which every document passes through)."""
+    """A batch of documents as a worker process returns it: each one's number of articles and chunks
+    and ``prepare`` of them (the articles and chunks themselves without one; None for a document
+    left without chunks), and the batch's share of the learned names and the documents' digests
+    (worked out beside the cleaning, not in the process that collects the batches)."""
 
-    results: list[tuple[list[Article], list[Chunk]]]
+    results: list[tuple[int, int, Any]]
     names: Counter[str]
     digests: list[str]  # of each document, in order (two documents may share an id)
 
@@ -47,37 +56,47 @@ def _digest(doc: Document) -> str:
     return document_digests([doc])[doc.id]
 
 
-def _process_batch(args: tuple[list[Document], ChunkSettings]) -> _Batch:
-    docs, settings = args
-    results = [process_document(d, settings) for d in docs]
+def _process_batch(args: tuple[list[Document], ChunkSettings, Prepare | None]) -> _Batch:
+    docs, settings, prepare = args
     names = NameCounter()
-    for articles, chunks in results:
-        if chunks:
-            names.add(articles)
+    results = [_process(d, settings, prepare, names) for d in docs]
     return _Batch(results, names.counts, [_digest(d) for d in docs])
 
 
+def _process(
+    doc: Document, settings: ChunkSettings, prepare: Prepare | None, names: NameCounter
+) -> tuple[int, int, Any]:
+    articles, chunks = process_document(doc, settings)
+    if not chunks:
+        return len(articles), 0, None
+    names.add(articles)
+    return len(articles), len(chunks), (articles, chunks) if prepare is None else prepare(doc, articles, chunks)
+
+
 def _processed(
-    docs: Iterable[Document], settings: ChunkSettings, show_progress: bool, workers: int | None, names: NameCounter
-) -> Iterator[tuple[Document, tuple[list[Article], list[Chunk]], str]]:
-    """Each document with its articles and chunks and its digest, in order; in worker processes when
-    there are ``PARALLEL_MIN_DOCS`` or more, a few batches in flight at a time (the input may be a
-    stream).  The names learned from the articles of documents left with chunks go to ``names``."""
+    docs: Iterable[Document],
+    settings: ChunkSettings,
+    show_progress: bool,
+    workers: int | None,
+    names: NameCounter,
+    prepare: Prepare | None,
+) -> Iterator[tuple[Document, tuple[int, int, Any], str]]:
+    """Each document with its sizes and what ``_process`` made of it, and its digest, in order; in
+    worker processes when there are ``PARALLEL_MIN_DOCS`` or more, a few batches in flight at a time
+    (the input may be a stream).  The names learned from the articles of documents left with chunks
+    go to ``names``."""
     workers = default_workers() if workers is None else workers
     total = len(docs) if isinstance(docs, Sized) else None
     it = iter(docs)
     head = list(islice(it, PARALLEL_MIN_DOCS))
     if workers <= 1 or len(head) < PARALLEL_MIN_DOCS:
         for doc in progress(chain(head, it), desc="segmenting", unit="doc", enabled=show_progress, total=total):
-            articles, chunks = process_document(doc, settings)
-            if chunks:
-                names.add(articles)
-            yield doc, (articles, chunks), _digest(doc)
+            yield doc, _process(doc, settings, prepare, names), _digest(doc)
         return
-    batches = ((batch, settings) for batch in _batches(chain(head, it), BATCH))
+    batches = ((batch, settings, prepare) for batch in _batches(chain(head, it), BATCH))
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     with progress_bar(total, "segmenting", "doc", show_progress) as advance, ctx.Pool(workers) as pool:
-        for (batch, _), done in bounded_imap(pool, _process_batch, batches, 2 * workers):
+        for (batch, _, _), done in bounded_imap(pool, _process_batch, batches, 2 * workers):
             names.counts.update(done.names)
             yield from zip(batch, done.results, done.digests, strict=True)
             advance(len(batch))
@@ -121,23 +140,36 @@ def stream_corpus(
     """``docs`` cleaned, segmented and chunked one at a time as the stream is read (documents
     left without text are skipped); the names to keep whole are learned on the way."""
     stream = CorpusStream(iter(()), paths=paths or [])
-    stream.items = _kept(stream, docs, settings, show_progress, workers)
+    stream.prepared = partial(_kept, stream, docs, settings, show_progress, workers)
+    stream.items = _unprepared(stream.prepared)
     return stream
 
 
-def _kept(
-    stream: CorpusStream, docs: Iterable[Document], settings: ChunkSettings, show_progress: bool, workers: int | None
+def _unprepared(
+    prepared: Callable[[Prepare | None], Iterator[tuple[Document, Any]]],
 ) -> Iterator[tuple[Document, list[Article], list[Chunk]]]:
+    for doc, (articles, chunks) in prepared(None):
+        yield doc, articles, chunks
+
+
+def _kept(
+    stream: CorpusStream,
+    docs: Iterable[Document],
+    settings: ChunkSettings,
+    show_progress: bool,
+    workers: int | None,
+    prepare: Prepare | None,
+) -> Iterator[tuple[Document, Any]]:
     names = NameCounter()
     counts = [0, 0, 0]
-    for doc, (articles, chunks), digest in _processed(docs, settings, show_progress, workers, names):
+    for doc, (articles, chunks, made), digest in _processed(docs, settings, show_progress, workers, names, prepare):
         stream.digests[doc.id] = digest
         if not chunks:
             log.warning("skipping %s: no text left after cleaning", doc.id)
             continue
         counts[0] += 1
-        counts[1] += len(articles)
-        counts[2] += len(chunks)
-        yield doc, articles, chunks
+        counts[1] += articles
+        counts[2] += chunks
+        yield doc, made
     stream.user_words = names.names()
     log.info("%d documents, %d articles, %d passages", *counts)

@@ -27,6 +27,8 @@ import time
 import uuid
 from array import array
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import accumulate, islice
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,7 @@ from qa_service.index.embedded.store import EmbeddedIndex, new_manifest
 from qa_service.index.embedded.words import index_passages
 from qa_service.index.layout import LayoutStore
 from qa_service.index.publish import map_bytes
-from qa_service.index.records import ARTICLE_COLUMNS, DOCUMENT_COLUMNS, RecordWriter
+from qa_service.index.records import ARTICLE_COLUMNS, DOCUMENT_COLUMNS, RecordWriter, key_hash, row_cells, table_columns
 
 CHUNK_TEXT, DOC_TEXT = "chunk_text.bin", "doc_text.bin"
 READ_BLOCK = 1 << 24  # bytes of passage text read back at a time
@@ -87,6 +89,20 @@ class CorpusSpool:
             self._boxes.append(paged.boxes)
             self._originals.update(paged.originals)
             self._run += len(doc.text)
+
+    def add_entry(self, doc: Document, entry: SpoolEntry) -> None:
+        """``add`` of a document whose records and texts were encoded elsewhere (``spool_entry``)."""
+        base = len(self.articles)
+        self.documents.add_cells(entry.document, entry.key)
+        for cells in entry.articles:
+            self.articles.add_cells(cells)
+        self.kept.append(doc.id)
+        _append(self._doc_file, self.doc_bounds, doc.text)
+        self._chunk_file.write(b"".join(entry.passages))
+        self.chunk_bounds.extend(islice(accumulate(map(len, entry.passages), initial=self.chunk_bounds[-1]), 1, None))
+        meta = np.array(entry.meta, dtype=np.int64).reshape(-1, 3)
+        meta[:, 0] += base
+        self.chunk_meta.frombytes(meta.tobytes())
 
     def __len__(self) -> int:
         return len(self.chunk_bounds) - 1
@@ -150,6 +166,41 @@ class CorpusSpool:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+@dataclass
+class SpoolEntry:
+    """A document as ``CorpusSpool.add`` writes it, encoded where it was cleaned (``spool_entry``):
+    its records' cells, its passages' texts as UTF-8, and their article (within the document) and
+    range.  Sent between processes, its pickle is half the size of the articles' and passages' it
+    stands for and quicker to read back, and the process that collects every document only
+    appends it."""
+
+    document: list[bytes]
+    key: int
+    articles: list[list[bytes]]
+    passages: list[bytes]
+    meta: list[int]  # article, char_start, char_end of each passage
+
+
+_DOCUMENT_TABLE, _ARTICLE_TABLE = table_columns(DOCUMENT_COLUMNS), table_columns(ARTICLE_COLUMNS)
+
+
+def spool_entry(
+    doc: Document, articles: list[Article], chunks: list[Chunk]
+) -> SpoolEntry | tuple[list[Article], list[Chunk]]:
+    """What the spool writes of a document, made in the ingest worker (``CorpusStream.prepared``).
+    A paged document (a PDF) is left as it is: its record says where its characters start among all
+    the paged documents', which only the spool knows."""
+    if doc.layout is not None:
+        return articles, chunks
+    return SpoolEntry(
+        row_cells(_DOCUMENT_TABLE, document_record(doc, articles, 0)),
+        key_hash(doc.id),
+        [row_cells(_ARTICLE_TABLE, article_record(a)) for a in articles],
+        [c.text.encode("utf-8") for c in chunks],
+        [v for c in chunks for v in (c.article, c.char_start, c.char_end)],
+    )
+
+
 def spooled_index(
     stream: CorpusStream, root: Path, settings: IndexSettings, show_progress: bool = False
 ) -> tuple[EmbeddedIndex, CorpusSpool]:
@@ -157,8 +208,15 @@ def spooled_index(
     texts can be hard-linked into the version).  Discard the spool once the index is saved."""
     spool = CorpusSpool(root / f".spool-{uuid.uuid4().hex[:12]}")
     try:
-        for doc, articles, chunks in stream.items:
-            spool.add(doc, articles, chunks)
+        if stream.prepared is None:
+            for doc, articles, chunks in stream.items:
+                spool.add(doc, articles, chunks)
+        else:
+            for doc, made in stream.prepared(spool_entry):
+                if isinstance(made, SpoolEntry):
+                    spool.add_entry(doc, made)
+                else:
+                    spool.add(doc, *made)
         kept = {doc_id: stream.digests[doc_id] for doc_id in spool.kept}
         return spool.index(settings, stream.user_words, stream.paths, kept, show_progress), spool
     except BaseException:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from itertools import chain
 from typing import Any, Protocol
 
 import numpy as np
@@ -51,11 +52,8 @@ class TermIds:
     def block(self, raws: Sequence[list[str]]) -> tuple[np.ndarray, np.ndarray]:
         """The term ids of the texts cut as ``raws`` (int32) and the text of each (int64): per text,
         the ids of ``Tokenizer.terms(raw)``, in another order."""
-        entries = array("i")
         sizes = np.fromiter(map(len, raws), dtype=np.int64, count=len(raws))
-        for raw in raws:
-            entries.extend(self._entries(raw))
-        e = np.frombuffer(entries, dtype=np.int32)
+        e = np.array(self._entries(list(chain.from_iterable(raws))), dtype=np.int32)
         texts = np.repeat(np.arange(len(raws), dtype=np.int64), sizes)
         kept = np.frombuffer(self._kept, dtype=np.int32)[e]
         words = kept >= 0
@@ -83,9 +81,19 @@ class TermIds:
         ids.append(pair_ids[which.reshape(-1)])
         where.append(texts[j])
 
-    def _entries(self, raw: list[str]) -> list[int]:
-        get = self._entry.get
-        return [n if (n := get(w)) is not None else self._learn(w) for w in raw]
+    def _entries(self, words: list[str]) -> list[int]:
+        """The entry of each word, learning the new ones: all looked up with ``map``, then the few
+        not known yet found with ``list.index`` (a loop over the words in Python took 15% more CPU
+        on news passages)."""
+        out: list[Any] = list(map(self._entry.get, words))
+        i = 0
+        while True:
+            try:
+                i = out.index(None, i)
+            except ValueError:
+                return out
+            n = self._entry.get(words[i])  # learned earlier in this block
+            out[i] = n if n is not None else self._learn(words[i])
 
     def _learn(self, w: str) -> int:
         kept, inner = word_terms(w)
