@@ -323,6 +323,15 @@ def test_span_features_read_the_shape_of_the_asked_kind():
     assert span_matrix(view, sentence, [], 0.5).shape == (0, len(SPAN_FEATURES))
 
 
+def test_span_features_read_a_bare_name_when_a_person_is_asked():
+    sentence = "副区长房玉雯陪同宋洁督导，并引用柏拉图和卡尔·林奈的话提高了高度。"
+    spans = ("房玉雯", "宋洁", "柏拉图", "卡尔·林奈", "高度", "督导", "副区长房玉雯")
+    rows = _span_rows("谁陪同督导？", sentence, spans)
+    assert [r["person_name"] for r in rows] == [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+    assert rows[-1]["shape_person"] == 1.0  # a role and a name: the shape, not a bare name
+    assert all(r["person_name"] == 0.0 for r in _span_rows("督导了什么？", sentence, spans))  # not asked
+
+
 def test_span_candidates_are_words_runs_shapes_and_clauses():
     sentence = "3月5日，东风街道召开安全生产会议，共排查隐患27处。"
     spans = {sentence[c.start : c.end] for c in span_candidates(TOKENIZER, sentence)}

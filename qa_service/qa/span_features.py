@@ -19,10 +19,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import jieba.posseg as pseg
 import numpy as np
 
+from qa_service.core.lexicon import COMPOUND_SURNAMES, SURNAMES
 from qa_service.qa.features import EXPLAINING, PUNCT, QuestionView
-from qa_service.qa.kinds import NUMBER_UNIT, SHAPES
+from qa_service.qa.kinds import NUMBER_UNIT, PERSON, SHAPES
 
 _FILLER_FIRST = frozenset("的了是在和与及或也都就还又被把将对为从向由于")
 _FILLER_LAST = frozenset("的了是在和与及或也都就还又被把将对为着过")
@@ -80,6 +82,7 @@ SPAN_FEATURES = (
     "bracketed",
     "other_length",
     "latin_or_digit",
+    "person_name",
     "sentence_prob",
 )
 
@@ -186,8 +189,36 @@ def _columns(view: QuestionView, texts: list[str], sp: _Spans) -> list[np.ndarra
         (s_in > 0) & (e_in < n) & chars.flags(_OPEN_BIT)[s - 1] & chars.flags(_CLOSE_BIT)[e],
         log_len * float(view.kind == "other"),
         (latin[e] - latin[s]) == length,
+        _person_names(view, text, s, e),
         sp.prob,
     ]
+
+
+_IDEOGRAPHS = re.compile(r"[\u4e00-\u9fff]{2,4}")
+_NAME_TAGS = ("nr",)  # jieba's tags of people's names: nr, nrt (transliterated), nrfg
+
+
+def _person_names(view: QuestionView, text: str, s: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """For a question asking for a person: whether each span reads as a bare name (the shape
+    ``shape_person`` asks a role before it: 区委书记宋洁, not 宋洁).  A name is a word jieba's
+    dictionary tags as one (柏拉图, 亚里士多德), or two to four ideographs it does not know that start
+    with a surname (宋洁, 欧阳修), or a transliteration joined by a dot (卡尔·林奈)."""
+    out = np.zeros(len(s))
+    if view.kind != "person":
+        return out
+    tags = pseg.dt.word_tag_tab
+    for k, (a, b) in enumerate(zip(s.tolist(), e.tolist(), strict=True)):
+        if b - a > 12:
+            continue
+        t = text[a:b]
+        tag = tags.get(t)
+        if tag is not None:
+            out[k] = tag.startswith(_NAME_TAGS)
+        elif _IDEOGRAPHS.fullmatch(t):
+            out[k] = t[0] in SURNAMES or t[:2] in COMPOUND_SURNAMES
+        else:
+            out[k] = "·" in t and bool(PERSON.fullmatch(t))
+    return out
 
 
 class _Chars:
