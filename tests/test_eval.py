@@ -39,6 +39,9 @@ def test_answer_floor(report):
     assert report.answer_accuracy >= 0.58
     assert report.evidence_accuracy >= 0.70
     assert report.answered_rate >= 0.86
-    assert report.abstain_rate >= 0.55
+    # Unanswerable questions abstained on: 0.708 with the model before person_name (this floor was
+    # 0.55), 0.625 with it (Milvus 0.542, 13 of 24); held out (qa-service fit's folds) 0.500 / 0.500
+    # both ways, while F1 rose on DRCD and news_dev (docs/answers.md#names-when-a-person-is-asked).
+    assert report.abstain_rate >= 0.50
     assert report.item_recall >= 0.76
     assert report.item_precision >= 0.77
