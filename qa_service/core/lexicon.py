@@ -217,3 +217,7 @@ SURNAMES = frozenset(
 COMPOUND_SURNAMES = frozenset(
     ["欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "夏侯", "长孙", "宇文"]
 )
+
+
+def starts_with_surname(name: str) -> bool:
+    return name[:1] in SURNAMES or name[:2] in COMPOUND_SURNAMES

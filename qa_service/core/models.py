@@ -212,18 +212,21 @@ class Corpus:
 class CorpusStream:
     """A corpus read one document at a time, so that nothing holds all of it (``qa-service index``).
 
-    ``items`` yields each kept document with its articles and chunks (chunk ``article`` numbers are
-    within the document), once; when it is exhausted, ``user_words`` holds the names learned from every
-    article and ``digests`` the digest of every document loaded, kept or not (``document_digests``).
-    Instead of ``items``, ``prepared(f)`` yields each kept document with ``f(document, articles,
-    chunks)``, worked out in the process that cleaned the document (``f`` must be picklable: a
-    module's function).  Read one of the two, once."""
+    ``prepared(f)`` yields each kept document with ``f(document, articles, chunks)``, worked out in
+    the process that cleaned the document (``f`` must be picklable: a module's function; None: the
+    articles and chunks themselves); ``items`` yields each kept document with its articles and chunks
+    (chunk ``article`` numbers are within the document).  Read one of the two, once; when it is
+    exhausted, ``user_words`` holds the names learned from every article and ``digests`` the digest
+    of every document loaded, kept or not (``document_digest``)."""
 
-    items: Iterator[tuple[Document, list[Article], list[Chunk]]]
+    prepared: Callable[[Any], Iterator[tuple[Document, Any]]]
     paths: list[str] = field(default_factory=list)
     user_words: list[str] = field(default_factory=list)
     digests: dict[str, str] = field(default_factory=dict)
-    prepared: Callable[[Any], Iterator[tuple[Document, Any]]] | None = None
+
+    @property
+    def items(self) -> Iterator[tuple[Document, list[Article], list[Chunk]]]:
+        return ((doc, articles, chunks) for doc, (articles, chunks) in self.prepared(None))
 
     def collect(self) -> Corpus:
         """The whole corpus in memory (what ``corpus_from_documents`` gives)."""
@@ -238,9 +241,14 @@ class CorpusStream:
         return corpus
 
 
+def document_digest(doc: Document) -> str:
+    """The SHA-1 of a document's text: what tells a changed document from an unchanged one."""
+    return hashlib.sha1(doc.text.encode()).hexdigest()
+
+
 def document_digests(documents: Iterable[Document]) -> dict[str, str]:
-    """Each document's id -> the SHA-1 of its text: what tells a changed document from an unchanged one."""
-    return {d.id: hashlib.sha1(d.text.encode()).hexdigest() for d in documents}
+    """Each document's id -> its ``document_digest``."""
+    return {d.id: document_digest(d) for d in documents}
 
 
 def fingerprint_of(digests: dict[str, str]) -> str:

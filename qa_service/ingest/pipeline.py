@@ -12,7 +12,7 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
-from qa_service.core.models import Article, Chunk, ChunkSettings, Corpus, CorpusStream, Document, document_digests
+from qa_service.core.models import Article, Chunk, ChunkSettings, Corpus, CorpusStream, Document, document_digest
 from qa_service.core.parallel import bounded_imap, default_workers
 from qa_service.core.progress import progress, progress_bar
 from qa_service.ingest.chunking import chunk_article
@@ -52,15 +52,11 @@ class _Batch:
     digests: list[str]  # of each document, in order (two documents may share an id)
 
 
-def _digest(doc: Document) -> str:
-    return document_digests([doc])[doc.id]
-
-
 def _process_batch(args: tuple[list[Document], ChunkSettings, Prepare | None]) -> _Batch:
     docs, settings, prepare = args
     names = NameCounter()
     results = [_process(d, settings, prepare, names) for d in docs]
-    return _Batch(results, names.counts, [_digest(d) for d in docs])
+    return _Batch(results, names.counts, [document_digest(d) for d in docs])
 
 
 def _process(
@@ -91,7 +87,7 @@ def _processed(
     head = list(islice(it, PARALLEL_MIN_DOCS))
     if workers <= 1 or len(head) < PARALLEL_MIN_DOCS:
         for doc in progress(chain(head, it), desc="segmenting", unit="doc", enabled=show_progress, total=total):
-            yield doc, _process(doc, settings, prepare, names), _digest(doc)
+            yield doc, _process(doc, settings, prepare, names), document_digest(doc)
         return
     batches = ((batch, settings, prepare) for batch in _batches(chain(head, it), BATCH))
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
@@ -139,17 +135,9 @@ def stream_corpus(
 ) -> CorpusStream:
     """``docs`` cleaned, segmented and chunked one at a time as the stream is read (documents
     left without text are skipped); the names to keep whole are learned on the way."""
-    stream = CorpusStream(iter(()), paths=paths or [])
+    stream = CorpusStream(lambda prepare: iter(()), paths=paths or [])  # _kept fills in the stream it reads
     stream.prepared = partial(_kept, stream, docs, settings, show_progress, workers)
-    stream.items = _unprepared(stream.prepared)
     return stream
-
-
-def _unprepared(
-    prepared: Callable[[Prepare | None], Iterator[tuple[Document, Any]]],
-) -> Iterator[tuple[Document, list[Article], list[Chunk]]]:
-    for doc, (articles, chunks) in prepared(None):
-        yield doc, articles, chunks
 
 
 def _kept(

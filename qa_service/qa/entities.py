@@ -14,11 +14,10 @@ from functools import lru_cache
 import jieba.posseg as pseg
 
 from qa_service.core.lexicon import (
-    COMPOUND_SURNAMES,
     NAME_SUFFIXES,
     OFFICE_SUFFIXES,
     PLACE_SUFFIXES,
-    SURNAMES,
+    starts_with_surname,
 )
 from qa_service.core.tokenizer import Tokenizer
 
@@ -42,7 +41,7 @@ def person_names(text: str) -> list[str]:
         name = two if len(three) == 3 and text.count(two) > text.count(three) else three
         # 主任座谈交流 is not 主任 + a name: a name starts with a surname, is tagged as one,
         # or recurs (虎强提出…，虎强表示…).
-        if name[0] in SURNAMES or name[:2] in COMPOUND_SURNAMES or is_name(name) or text.count(name) >= 2:
+        if starts_with_surname(name) or is_name(name) or text.count(name) >= 2:
             names.append(name)
     return names
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import jieba.posseg as pseg
 import numpy as np
 
-from qa_service.core.lexicon import COMPOUND_SURNAMES, SURNAMES
+from qa_service.core.lexicon import starts_with_surname
 from qa_service.qa.features import EXPLAINING, PUNCT, QuestionView
 from qa_service.qa.kinds import NUMBER_UNIT, PERSON, SHAPES
 
@@ -215,7 +215,7 @@ def _person_names(view: QuestionView, text: str, s: np.ndarray, e: np.ndarray) -
         if tag is not None:
             out[k] = tag.startswith(_NAME_TAGS)
         elif _IDEOGRAPHS.fullmatch(t):
-            out[k] = t[0] in SURNAMES or t[:2] in COMPOUND_SURNAMES
+            out[k] = starts_with_surname(t)
         else:
             out[k] = "·" in t and bool(PERSON.fullmatch(t))
     return out

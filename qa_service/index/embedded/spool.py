@@ -74,15 +74,7 @@ class CorpusSpool:
         self._run = 0  # characters of paged documents so far
 
     def add(self, doc: Document, articles: list[Article], chunks: list[Chunk]) -> None:
-        base = len(self.articles)
-        self.documents.add(document_record(doc, articles, self._run))
-        for a in articles:
-            self.articles.add(article_record(a))
-        self.kept.append(doc.id)
-        _append(self._doc_file, self.doc_bounds, doc.text)
-        for c in chunks:
-            _append(self._chunk_file, self.chunk_bounds, c.text)
-            self.chunk_meta.extend((base + c.article, c.char_start, c.char_end))
+        self.add_entry(doc, _entry(doc, articles, chunks, self._run))
         if doc.layout is not None:
             paged = LayoutStore.from_documents([doc])
             self._pages.append(paged.pages)
@@ -190,10 +182,13 @@ def spool_entry(
     """What the spool writes of a document, made in the ingest worker (``CorpusStream.prepared``).
     A paged document (a PDF) is left as it is: its record says where its characters start among all
     the paged documents', which only the spool knows."""
-    if doc.layout is not None:
-        return articles, chunks
+    return (articles, chunks) if doc.layout is not None else _entry(doc, articles, chunks, 0)
+
+
+def _entry(doc: Document, articles: list[Article], chunks: list[Chunk], run: int) -> SpoolEntry:
+    """``run``: where the document's characters start among the paged documents' (if it is paged)."""
     return SpoolEntry(
-        row_cells(_DOCUMENT_TABLE, document_record(doc, articles, 0)),
+        row_cells(_DOCUMENT_TABLE, document_record(doc, articles, run)),
         key_hash(doc.id),
         [row_cells(_ARTICLE_TABLE, article_record(a)) for a in articles],
         [c.text.encode("utf-8") for c in chunks],
@@ -208,15 +203,11 @@ def spooled_index(
     texts can be hard-linked into the version).  Discard the spool once the index is saved."""
     spool = CorpusSpool(root / f".spool-{uuid.uuid4().hex[:12]}")
     try:
-        if stream.prepared is None:
-            for doc, articles, chunks in stream.items:
-                spool.add(doc, articles, chunks)
-        else:
-            for doc, made in stream.prepared(spool_entry):
-                if isinstance(made, SpoolEntry):
-                    spool.add_entry(doc, made)
-                else:
-                    spool.add(doc, *made)
+        for doc, made in stream.prepared(spool_entry):
+            if isinstance(made, SpoolEntry):
+                spool.add_entry(doc, made)
+            else:
+                spool.add(doc, *made)
         kept = {doc_id: stream.digests[doc_id] for doc_id in spool.kept}
         return spool.index(settings, stream.user_words, stream.paths, kept, show_progress), spool
     except BaseException:
