@@ -19,7 +19,18 @@ def test_eval_set_is_broad_enough():
     qs = load_questions(EVAL_SET)
     kinds = {q["type"] for q in qs}
     assert len(qs) >= 150
-    assert kinds >= {"fact", "paraphrase", "list", "unanswerable", "why", "how", "two_slot", "followup", "long"}
+    assert kinds >= {
+        "fact",
+        "paraphrase",
+        "list",
+        "unanswerable",
+        "why",
+        "how",
+        "two_slot",
+        "followup",
+        "long",
+        "coordinated",
+    }
 
 
 def test_offsets_never_wrong(report):

@@ -384,7 +384,8 @@ def test_a_question_asking_two_things_is_split_into_parts_sharing_the_subject():
         "东风街道的安全会议，会上是谁讲的话",
     ]
     assert slot_texts("谁主持了会议？") == []
-    # Lists and 分别 questions are one answer with items, not parts.
+    # Lists are one answer with items, not parts; a 分别 question's parts are its coordinated things
+    # (tests/test_coordination.py), not its clauses.
     assert slot_texts("哪些街道参加了，哪些单位没参加？") == []
     assert slot_texts("男子和女子的收入分别是多少？") == []
 

@@ -276,9 +276,12 @@ class Query:
     words: list[str] = field(default_factory=list)  # content words of ``text``
     text_tokens: list[str] = field(default_factory=list)  # index terms of ``text``
     names: list[str] = field(default_factory=list)  # people, places, organisations ``text`` names
-    # A question asking two things (是哪天开的？会上是谁讲的话？): one Query per part, each with the
-    # subject the parts share; empty for a question asking one thing.
+    # A question asking two things (是哪天开的？会上是谁讲的话？: one Query per part, each with the
+    # subject the parts share) or the same of several (A和B分别…: one per thing); empty otherwise.
     slots: list[Query] = field(default_factory=list)
+    # The parts ask the same of different things (A和B分别…, qa/coordination.py), often told in
+    # different articles: each part is retrieved on its own, not only read from the whole's passages.
+    apart: bool = False
     # A follow-up about the earlier answer, naming nothing new (那其中税收收入有多少？, 这位领导是什么
     # 职务？): the earlier question, parsed; its answer's passages are read first.
     earlier: Query | None = None

@@ -146,7 +146,7 @@ def _score(q: dict[str, Any], res: dict[str, Any], rep: SeedReport, tally: _Tall
         top = res["passages"][0]["text"] if res["passages"] else None
         tally.naive_ok.append(_holds(naive_sentence(q["question"], top), golds, q))
         if not ok:
-            rep.failures.append(f"{q['id']} answer {short!r} lacks {golds[0]!r}")
+            rep.failures.append(f"{q['id']} answer {short!r} lacks {_missing(short, golds, q)!r}")
 
 
 def accepted_answers(q: dict[str, Any]) -> list[str]:
@@ -167,6 +167,15 @@ def _holds(text: str | None, golds: list[str], q: dict[str, Any]) -> bool:
     t = strip_ws(text)
     slots = [s["answers"] for s in q["slots"]] if q.get("slots") else [golds]
     return all(any(strip_ws(g) in t for g in answers) for answers in slots)
+
+
+def _missing(text: str | None, golds: list[str], q: dict[str, Any]) -> str:
+    """The first accepted answer of the first slot ``text`` does not hold (the gold, without slots)."""
+    t = strip_ws(text or "")
+    for answers in [s["answers"] for s in q["slots"]] if q.get("slots") else [golds]:
+        if not any(strip_ws(g) in t for g in answers):
+            return answers[0]
+    return golds[0]
 
 
 def naive_sentence(question: str, text: str | None) -> str | None:

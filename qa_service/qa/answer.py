@@ -107,23 +107,57 @@ def compose(
     max_idf: float,
     doc_text: Callable[[str], str] | None = None,
     proposer: SpanProposer | None = None,
+    part_pools: Sequence[Sequence[Hit]] = (),
 ) -> tuple[Answer, list[Hit]]:
-    """The answer and the passages to return (top_k best, plus any a list item cites); ``proposer``
-    is the optional neural reader (neural.py)."""
+    """The answer and the passages to return (top_k best, plus any a list item or a part cites);
+    ``proposer`` is the optional neural reader (neural.py); ``part_pools``: for a question asking
+    several things (``query.slots``), each part's own best passages (else the parts read ``pool``)."""
     passages = list(pool[:top_k])
-    # A question asking two things is read part by part; the first part's answer is the answer.
-    parts = [
-        _read_part(model, tokenizer, q, passages, (idf, max_idf), doc_text, proposer) for q in query.slots or [query]
-    ]
-    first, reading = parts[0]
-    answer = Answer(first.text, first.passage, first.span, confidence=first.confidence, evidence=first.evidence)
     if query.slots:
-        answer.slots = [slot for slot, _ in parts]
+        return _parts_answer(model, tokenizer, query, passages, part_pools, (idf, max_idf), doc_text, proposer)
+    first, reading = _read_part(model, tokenizer, query, passages, (idf, max_idf), doc_text, proposer)
+    answer = Answer(first.text, first.passage, first.span, confidence=first.confidence, evidence=first.evidence)
     spec = list_spec(query.question) or (list_spec(query.text) if query.followup else None)
     if spec is not None or asks_for_list(query.text):
         items, passages = _list_answer(spec, tokenizer, query, pool, top_k, reading, Scorer, (idf, max_idf), doc_text)
         answer.items = items
     return answer, passages
+
+
+def _parts_answer(
+    model: AnswerModel,
+    tokenizer: Tokenizer,
+    query: Query,
+    passages: list[Hit],
+    part_pools: Sequence[Sequence[Hit]],
+    idf: tuple[Callable[[str], float | None], float],
+    doc_text: Callable[[str], str] | None,
+    proposer: SpanProposer | None,
+) -> tuple[Answer, list[Hit]]:
+    """One answer per part, each read from its own passages when retrieved for it (the two things
+    of 「A和B分别…」 are often in two articles); a passage a part cites joins the ones returned.  The
+    first part's answer is the answer."""
+    slots = []
+    top_k = len(passages)
+    for k, part in enumerate(query.slots):
+        own = list(part_pools[k][:top_k]) if k < len(part_pools) else passages
+        slot, _ = _read_part(model, tokenizer, part, own, idf, doc_text, proposer)
+        if slot.passage is not None and slot.evidence is not None:
+            slot.passage = slot.evidence.passage = _cite(passages, own[slot.passage])
+        slots.append(slot)
+    first = slots[0]
+    answer = Answer(first.text, first.passage, first.span, confidence=first.confidence, evidence=first.evidence)
+    answer.slots = slots
+    return answer, passages
+
+
+def _cite(passages: list[Hit], hit: Hit) -> int:
+    """The index of ``hit`` among ``passages``, appending it if it is not there."""
+    for i, h in enumerate(passages):
+        if h.chunk.id == hit.chunk.id:
+            return i
+    passages.append(hit)
+    return len(passages) - 1
 
 
 def _read_part(

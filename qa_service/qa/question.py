@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from qa_service.core.lexicon import NAME_SUFFIXES
 from qa_service.core.models import Query
 from qa_service.core.tokenizer import Tokenizer
+from qa_service.qa.coordination import coordinated_parts
 from qa_service.qa.entities import question_names
 from qa_service.qa.enumerate import asks_for_list
 
@@ -95,12 +96,22 @@ def slot_texts(text: str) -> list[str]:
     return slots
 
 
-def _slot_queries(tokenizer: Tokenizer, text: str) -> list[Query]:
+def part_texts(text: str, cut: Sequence[str], names: Sequence[str] = ()) -> tuple[list[str], bool]:
+    """The questions a question asks in one (empty if it asks one thing), and whether they ask the
+    same of different things: one per thing (A和B分别…, coordination.py), else one per clause asking
+    something (``slot_texts``).  ``cut``: its segmentation; ``names``: the proper names in it."""
+    parts = coordinated_parts(cut, names)
+    if parts and not any(asks_for_list(p) for p in parts):
+        return parts, True
+    return slot_texts(text), False
+
+
+def _slot_queries(tokenizer: Tokenizer, parts: Sequence[str]) -> list[Query]:
     out = []
-    for part in slot_texts(text):
+    for part in parts:
         a = tokenizer.analyse(part)
-        names = question_names(tokenizer, part, a.words)
-        out.append(Query(part, part, list(a.tokens), cut=a.cut, words=a.words, text_tokens=a.tokens, names=names))
+        found = question_names(tokenizer, part, a.words)
+        out.append(Query(part, part, list(a.tokens), cut=a.cut, words=a.words, text_tokens=a.tokens, names=found))
     return out
 
 
@@ -110,6 +121,8 @@ def parse_question(tokenizer: Tokenizer, question: str, history: Sequence[dict[s
     asked = tokenizer.analyse(question)
     topic = conversation_topic(tokenizer, history) if history else None
     if not (topic and is_followup(question)):
+        names = question_names(tokenizer, question, asked.words)
+        parts, apart = part_texts(question, asked.cut, names)
         return Query(
             question=question,
             text=question,
@@ -117,8 +130,9 @@ def parse_question(tokenizer: Tokenizer, question: str, history: Sequence[dict[s
             cut=asked.cut,
             words=asked.words,
             text_tokens=asked.tokens,
-            names=question_names(tokenizer, question, asked.words),
-            slots=_slot_queries(tokenizer, question),
+            names=names,
+            slots=_slot_queries(tokenizer, parts),
+            apart=apart,
         )
     text = carry_topic(tokenizer, topic, question, asked.words)
     glued = text.endswith(topic)  # no name of the follow-up's took an earlier one's place
@@ -130,6 +144,9 @@ def parse_question(tokenizer: Tokenizer, question: str, history: Sequence[dict[s
         and not any(n not in topic for n in question_names(tokenizer, question, asked.words))
     )
     merged = tokenizer.analyse(text)
+    names = question_names(tokenizer, text, merged.words)
+    # Parts come from a question, not from a follow-up glued to the question before it.
+    parts, apart = ([], False) if glued else part_texts(text, merged.cut, names)
     # What the follow-up itself names (工业路街道) is its point: count it twice more,
     # so the carried topic does not pull back the earlier subject's passages.
     return Query(
@@ -140,8 +157,8 @@ def parse_question(tokenizer: Tokenizer, question: str, history: Sequence[dict[s
         cut=asked.cut,
         words=merged.words,
         text_tokens=merged.tokens,
-        names=question_names(tokenizer, text, merged.words),
-        # Parts come from a question, not from a follow-up glued to the question before it.
-        slots=[] if glued else _slot_queries(tokenizer, text),
+        names=names,
+        slots=_slot_queries(tokenizer, parts),
+        apart=apart,
         earlier=parse_question(tokenizer, topic) if about_earlier else None,
     )

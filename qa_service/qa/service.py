@@ -21,7 +21,7 @@ from qa_service.qa.model import AnswerModel
 from qa_service.qa.neural import SpanProposer
 from qa_service.qa.question import parse_question
 from qa_service.qa.reader import load_model
-from qa_service.qa.retrieve import retrieve
+from qa_service.qa.retrieve import retrieve, retrieve_parts
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ class QAService:
                 self.index.max_idf,
                 self.index.document_text,
                 self.proposer,
+                retrieve_parts(self.ranker, query, top_k, filters),
             )
         out_passages = []
         for hit in passages:

@@ -291,8 +291,10 @@ def openapi_spec(s: Settings) -> dict[str, Any]:
                                 "slots": {
                                     "type": "array",
                                     "description": "For a question asking two or three things "
-                                    "(是哪天开的？会上是谁讲的话？): one answer per part, each cited like the answer "
-                                    "(the first is the answer itself); empty otherwise.",
+                                    "(是哪天开的？会上是谁讲的话？) or the same of two to four things "
+                                    "(A和B的会议分别是哪天召开的？): one answer per part, each cited like the answer "
+                                    "(the first is the answer itself; a passage a part cites is among the passages "
+                                    "returned); empty otherwise.",
                                     "items": {
                                         "type": "object",
                                         "required": ["question", "text", "passage", "span", "evidence"],
