@@ -50,6 +50,8 @@ DOC_SHOTS = REPO / "docs" / "screenshots"
 DEMO_QUESTION = "宋洁是哪天实地督导上街区爱国卫生工作的？"
 LIST_QUESTION = "哪些街道开展了爱国卫生或创卫工作？"
 FOLLOW_UP = "那工业路街道呢？"
+# The same asked of two things (two districts' meetings): one cited answer per district.
+PARTS_QUESTION = "上街区和河口区的政法队伍教育整顿动员部署会议分别是哪天召开的？"
 MAX_QUESTION = 2000
 
 SERVER_START_TIMEOUT = 120  # seconds until /healthz must answer 200
@@ -398,6 +400,26 @@ def test_list_question_shows_items_with_chips(page):
     for item in items:
         assert text_of(item.find_element(By.CSS_SELECTOR, ".item-text")).strip()
         assert item.find_elements(By.CSS_SELECTOR, ".cite-chip"), f"item without citation: {text_of(item)}"
+
+
+def test_question_asking_the_same_of_two_things_shows_one_cited_answer_each(page):
+    reply = ask(page, PARTS_QUESTION)
+    assert "msg-error" not in reply.get_attribute("class"), text_of(reply)
+    parts = reply.find_elements(By.CSS_SELECTOR, ".answer-parted .answer-part")
+    assert len(parts) == 2, text_of(reply)
+    labels = [text_of(p.find_element(By.CSS_SELECTOR, ".part-question")) for p in parts]
+    assert "上街区" in labels[0] and "河口区" not in labels[0], labels  # each part names its own district
+    assert "河口区" in labels[1] and "上街区" not in labels[1], labels
+    passages = reply_passages(reply)
+    for part in parts:
+        value = text_of(part.find_element(By.CSS_SELECTOR, ".answer-value")).strip()
+        chip = part.find_elements(By.CSS_SELECTOR, ".cite-chip")
+        if not chip:  # a part the corpus does not answer says so
+            assert value == "未找到", text_of(part)
+            continue
+        cited = passages[int(chip[0].get_attribute("data-passage"))]
+        assert squash(value) and squash(value) in squash(cited), (value, cited)  # the citation holds it
+    assert any(p.find_elements(By.CSS_SELECTOR, ".cite-chip") for p in parts)
 
 
 def test_follow_up_question_sends_history(page):

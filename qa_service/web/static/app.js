@@ -246,8 +246,22 @@
     var answer = data.answer || {};
     var items = (answer.items || []).map(function (it) { return it && it.text; }).filter(Boolean);
     if (items.length) return items.join("、");
+    var parts = slotLines(answer.slots);
+    if (parts.length) return parts.join("；");
     if (answer.text) return answer.text;
     return "没有找到相关内容。";
+  }
+
+  /** "part：answer" for each part of a question asking several things (answer.slots). */
+  function slotLines(slots) {
+    if (!Array.isArray(slots) || slots.length < 2) return [];
+    return slots.map(function (s) {
+      return partLabel(s) + "：" + (s && typeof s.text === "string" && s.text ? s.text : "未找到");
+    });
+  }
+
+  function partLabel(slot) {
+    return String((slot && slot.question) || "").replace(/[？?。\s]+$/, "");
   }
 
   /** Numbered citation chip for passage index i (0-based) of a reply. */
@@ -388,12 +402,14 @@
         items: Array.isArray(answer.items) ? answer.items.filter(function (it) { return it && it.text; }) : [],
         confidence: typeof answer.confidence === "number" ? answer.confidence : null,
         evidence: answer.evidence && Array.isArray(answer.evidence.span) && isInt(answer.evidence.passage)
-          ? answer.evidence : null
+          ? answer.evidence : null,
+        // A question asking several things (…分别是哪天？): one cited answer per part.
+        slots: Array.isArray(answer.slots) && answer.slots.length > 1 ? answer.slots.filter(Boolean) : []
       },
       passages: Array.isArray(data.passages) ? data.passages : []
     };
     var a = reply.answer;
-    var found = Boolean(a.text) || a.items.length > 0;
+    var found = Boolean(a.text) || a.items.length > 0 || a.slots.some(function (s) { return Boolean(s.text); });
     var body = el("div", { class: "bubble answer-bubble" });
     var node = el("article", {
       class: "msg msg-assistant" + (found ? "" : " msg-empty"),
@@ -409,7 +425,9 @@
     }
 
     var textBlock = null, listBlock = null;
-    if (a.text) {
+    if (a.slots.length && found) {
+      textBlock = partsBlock(reply);
+    } else if (a.text) {
       // With a list answer, the single-span answer is secondary: shown after the list.
       textBlock = el("div", { class: "answer" + (a.items.length ? " answer-secondary" : "") }, [
         el("p", { class: "answer-label" }, a.items.length ? "答案摘录" : "答案"),
@@ -463,11 +481,37 @@
 
     thread.append(node);
 
-    var spoken = a.text ? "回答：" + a.text
+    var spoken = a.slots.length && found ? "分项回答：" + slotLines(a.slots).join("；")
+      : a.text ? "回答：" + a.text
       : a.items.length ? "找到 " + a.items.length + " 项：" + a.items.map(function (it) { return it.text; }).join("、")
       : "没有找到相关内容";
     announce(spoken + (reply.passages.length ? "。附 " + reply.passages.length + " 个相关段落。" : "。"));
     return node;
+  }
+
+  /** One row per part of the question: the part as read, its short answer with its citation (or
+   *  未找到), and the sentence it comes from. */
+  function partsBlock(reply) {
+    var list = el("ol", { class: "answer-parts" });
+    reply.answer.slots.forEach(function (slot) {
+      var has = typeof slot.text === "string" && slot.text;
+      var row = el("li", { class: "answer-part" + (has ? "" : " answer-part-empty") }, [
+        el("p", { class: "part-question" }, partLabel(slot)),
+        el("p", { class: "answer-text" }, [
+          el("span", { class: "answer-value" }, has ? slot.text : "未找到"),
+          has && isInt(slot.passage) ? chips(reply, [slot.passage]) : null
+        ])
+      ]);
+      var ev = slot.evidence;
+      if (has && ev && typeof ev.text === "string" && ev.text && ev.text !== slot.text) {
+        row.append(el("p", { class: "answer-context" }, ev.text));
+      }
+      list.append(row);
+    });
+    return el("div", { class: "answer answer-parted" }, [
+      el("p", { class: "answer-label" }, "分项回答（" + reply.answer.slots.length + " 项）"),
+      list
+    ]);
   }
 
   /** No answer, but relevant text: the best passage shown open, the others folded. */
@@ -489,10 +533,13 @@
     var a = reply.answer;
     var lines = [];
     if (a.items.length) lines.push(a.items.map(function (it) { return it.text; }).join("、"));
-    if (a.text && !a.items.length) lines.push(a.text);
-    if (a.evidence && a.evidence.text) lines.push(a.evidence.text);
+    var parts = slotLines(a.slots);
+    if (parts.length) lines.push.apply(lines, parts);
+    else if (a.text && !a.items.length) lines.push(a.text);
+    if (!parts.length && a.evidence && a.evidence.text) lines.push(a.evidence.text);
     var cited = [];
     if (a.passage !== null) cited.push(a.passage);
+    a.slots.forEach(function (sl) { if (isInt(sl.passage) && cited.indexOf(sl.passage) < 0) cited.push(sl.passage); });
     a.items.forEach(function (it) { (it.passages || []).forEach(function (i) { if (cited.indexOf(i) < 0) cited.push(i); }); });
     cited.slice(0, 3).forEach(function (i) {
       var src = (reply.passages[i] || {}).source;
