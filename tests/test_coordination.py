@@ -64,12 +64,10 @@ def test_a_coordinated_question_is_asked_once_per_conjunct(words: str, parts: li
     assert coordinated_parts(_split(words)) == parts
 
 
-def test_without_a_respective_word_only_a_figure_of_two_names_is_asked_of_each() -> None:
+def test_without_a_respective_word_only_names_joined_before_de_are_asked_of_each() -> None:
     words = _split("香港 和 澳门 的 增长率 是 多少 ？")
     assert coordinated_parts(words) == []  # not known to be names
     assert coordinated_parts(words, ["香港", "澳门"]) == ["香港的增长率是多少？", "澳门的增长率是多少？"]
-    # Other questions about two names are about the two together (their cooperation, their border).
-    assert coordinated_parts(_split("甲国 和 乙国 的 合作 是 由于 哪个 宣言 ？"), ["甲国", "乙国"]) == []
     assert coordinated_parts(_split("甲国 和 乙国 举行 了 多少 次 会谈 ？"), ["甲国", "乙国"]) == []  # no 的
 
 
@@ -114,6 +112,19 @@ def test_only_parts_about_different_things_are_retrieved_apart() -> None:
     shared = parse_question(tok, "东风街道的安全会议是哪天开的？会上是谁讲的话？")
     assert len(shared.slots) == 2 and not shared.apart
     assert retrieve_parts(Ranker(), shared, 5) == []
+
+
+def test_parts_that_found_the_same_answer_are_one_answer() -> None:
+    # Asked of two countries, answered by one sentence about both: one answer, not two rows.
+    tok = Tokenizer(["甲国", "乙国"])
+    query = parse_question(tok, "甲国和乙国的合作是由于哪个宣言？")
+    assert len(query.slots) == 2 and query.apart
+    both = _hit("甲国与乙国的合作是由于《联合宣言》。", "both.txt")
+    idf = {"甲国": 3.0, "乙国": 3.0, "合作": 2.0, "宣言": 2.0}
+    answer, passages = compose(
+        load_model(), tok, query, [both], 1, lambda t: idf.get(t), 4.0, None, part_pools=[[both], [both]]
+    )
+    assert answer.text is not None and answer.slots == [] and len(passages) == 1
 
 
 def _hit(text: str, doc: str) -> Hit:

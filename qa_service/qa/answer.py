@@ -136,7 +136,8 @@ def _parts_answer(
 ) -> tuple[Answer, list[Hit]]:
     """One answer per part, each read from its own passages when retrieved for it (the two things
     of 「A和B分别…」 are often in two articles); a passage a part cites joins the ones returned.  The
-    first part's answer is the answer."""
+    first part's answer is the answer; when every part found that same span, it answers them together
+    (「甲国与乙国的合作是由于哪个宣言？」) and there are no parts."""
     slots = []
     top_k = len(passages)
     for k, part in enumerate(query.slots):
@@ -147,7 +148,8 @@ def _parts_answer(
         slots.append(slot)
     first = slots[0]
     answer = Answer(first.text, first.passage, first.span, confidence=first.confidence, evidence=first.evidence)
-    answer.slots = slots
+    if first.text is None or any((s.passage, s.span) != (first.passage, first.span) for s in slots):
+        answer.slots = slots
     return answer, passages
 
 

@@ -3,11 +3,10 @@
 Such a question is read as one question per thing (「A的会议是哪天召开的」, 「B的会议是哪天召开的」),
 each answered on its own (``answer.slots``), instead of one answer for the pair.  It is recognised by
 its structure, not its wording: a coordination (和, 与, 及, 以及, 、) in the same clause as a word
-saying "respectively" (分别, 各自, 各是), or two names joined before 的 when a figure is asked
-(「香港和澳门的GDP增长率是多少？」).  Other questions about two names are most often about the two
-together (「中国国民党与苏联的合作是由于哪个宣言？」, 「嘉义市和嘉义县的天然界线是…？」: on CMRC2018
-and DRCD every one had one answer), and 「分别是A、B和哪一个？」 lists the answers, it does not ask
-for each.
+saying "respectively" (分别, 各自, 各是), or two names joined before 的 (「香港和澳门的GDP增长率是多少？」).
+The latter is often asked of the two together (「中国国民党与苏联的合作是由于哪个宣言？」): then both
+parts find the same answer, and the answer (answer.py) is that one answer.  「分别是A、B和哪一个？」
+lists the answers, it does not ask for each, and is not split.
 
 Where each conjunct starts and ends is read from the question's words: the first conjunct runs back
 from the conjunction to the start, a punctuation mark or a function word (的, 由, 在, …); the last
@@ -22,8 +21,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-
-from qa_service.qa.kinds import answer_kind
 
 CONJUNCTIONS = frozenset({"和", "与", "及", "以及", "、"})
 # "Respectively": 分别, 各自, and 各 before 是/有/为/在 (各是, which rjieba keeps whole) -- not 各类, 各单位.
@@ -42,8 +39,7 @@ _MIN_ALIGN = 2  # characters two conjuncts must share to count as a shared part
 def coordinated_parts(cut: Sequence[str], names: Sequence[str] = ()) -> list[str]:
     """The question once per conjunct, the respective word dropped; empty if ``cut`` (the
     question's segmentation) does not ask the same of several things.  ``names``: the proper names
-    in it; without a respective word, names joined before 的 count when a figure is asked
-    (「香港和澳门的GDP增长率是多少？」)."""
+    in it; without a respective word, names joined before 的 count (「香港和澳门的GDP增长率是多少？」)."""
     words = _titles_whole(cut)
     respective = next((i for i in range(len(words)) if _respective(words, i)), None)
     chain = _chain(words, respective)
@@ -54,9 +50,8 @@ def coordinated_parts(cut: Sequence[str], names: Sequence[str] = ()) -> list[str
     if conjuncts is None or len(conjuncts) > MAX_PARTS:
         return []
     if respective is None:
-        figure = answer_kind("".join(words)) == "number"
         named = last_end < len(words) and words[last_end] == "的" and all(c in names for c in conjuncts)
-        return _parts(words, first, last_end, conjuncts) if figure and named else []
+        return _parts(words, first, last_end, conjuncts) if named else []
     between = words[last_end:respective] if respective >= last_end else words[respective + 1 : first]
     if any(_PUNCT.match(w) for w in between):
         return []  # 「A与B关系，各有不同」: the respective word belongs to another clause
