@@ -50,6 +50,8 @@ def _split(text: str) -> list[str]:
             "谁 分别 主持 了 安全 会议 和 防汛 会议 ？",
             ["谁主持了安全会议？", "谁主持了防汛会议？"],
         ),
+        # The segmenter glued the conjunction into a word (平和): taken out again.
+        ("赵吉 平和 姚方海 分别 到 哪里 检查 ？", ["赵吉平到哪里检查？", "姚方海到哪里检查？"]),
         # A title is one conjunct, though it holds 的.
         (
             "《 烟硝 下 的 记忆 》 与 《 俗谚 析论 》 分别 是 谁 写 的 ？",

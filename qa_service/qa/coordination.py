@@ -42,6 +42,8 @@ def coordinated_parts(cut: Sequence[str], names: Sequence[str] = ()) -> list[str
     in it; without a respective word, names joined before 的 count (「香港和澳门的GDP增长率是多少？」)."""
     words = _titles_whole(cut)
     respective = next((i for i in range(len(words)) if _respective(words, i)), None)
+    if respective is not None and not any(w in CONJUNCTIONS for w in words):
+        words, respective = _glued_conjunction(words, respective)
     chain = _chain(words, respective)
     if chain is None:
         return []
@@ -58,6 +60,22 @@ def coordinated_parts(cut: Sequence[str], names: Sequence[str] = ()) -> list[str
     if respective < first and words[respective + 1][:1] in "是为":
         return []  # 「分别是A、B和哪一个？」: the answers listed, one of them asked
     return _parts(words, first, last_end, conjuncts)
+
+
+def _glued_conjunction(words: list[str], respective: int) -> tuple[list[str], int]:
+    """The words with a 和/与/及 the segmenter glued into a word just before the respective word
+    taken out as a word of its own (赵吉/平和/姚方海/分别 -> 赵吉/平/和/姚方海/分别), and the
+    respective word's new position; unchanged if there is none.  A question saying "respectively"
+    with no conjunction has most likely lost it so: 赵吉平 is not in the dictionary and 平和 is."""
+    for i in range(respective - 1, 0, -1):
+        w = words[i]
+        if _PUNCT.match(w):
+            break
+        k = next((k for k, ch in enumerate(w) if ch in "和与及"), -1)
+        if k >= 0 and len(w) > 1:
+            split = [p for p in (w[:k], w[k], w[k + 1 :]) if p]
+            return [*words[:i], *split, *words[i + 1 :]], respective + len(split) - 1
+    return words, respective
 
 
 def _parts(words: Sequence[str], first: int, last_end: int, conjuncts: list[str]) -> list[str]:
