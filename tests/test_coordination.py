@@ -158,3 +158,14 @@ def test_each_conjunct_is_read_from_its_own_passages_and_cited_faithfully() -> N
         found.append((passages[part["passage"]].chunk.doc_id, part["text"]))
     assert found[0][0] == "east.txt" and "3月5日" in found[0][1]
     assert found[1][0] == "west.txt" and "4月9日" in found[1][1]
+
+
+def test_a_follow_up_after_a_coordinated_question_asks_of_its_one_new_thing() -> None:
+    tok = Tokenizer(["东风街道", "西湖街道", "南湖街道"])
+    history = [
+        {"role": "user", "content": "东风街道和西湖街道的安全会议分别是哪天召开的？"},
+        {"role": "assistant", "content": "3月5日；4月9日"},
+    ]
+    query = parse_question(tok, "那南湖街道呢？", history)
+    assert query.text == "南湖街道的安全会议分别是哪天召开的？"  # not 南湖街道和南湖街道的…
+    assert query.slots == []

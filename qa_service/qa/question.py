@@ -49,6 +49,9 @@ def carry_topic(tokenizer: Tokenizer, previous: str, question: str, words: list[
                 text = text.replace(old, n)
                 replaced = True
     if replaced:
+        # 「上街区和河口区的会议分别…」 followed by 那垦利区呢？: both took the new name; it is asked once.
+        for n in new:
+            text = re.sub(f"{re.escape(n)}(?:(?:以及|[和与及、]){re.escape(n)})+", n, text)
         return text
     # After a list question (哪些街道开展了…？), 那工业路街道呢？ asks the same of one of its kind:
     # 工业路街道开展了…？ -- not the list again.
