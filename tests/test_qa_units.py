@@ -375,6 +375,19 @@ def test_below_the_threshold_the_service_abstains():
     assert answer.text is None and answer.evidence is None and 0.0 <= answer.confidence <= 1.0
 
 
+def test_a_year_the_cited_passage_neither_says_nor_was_published_in_is_not_answered():
+    tok = Tokenizer(["东风街道"])
+    base = load_model()
+    always = AnswerModel(base.sentence, base.span, base.answerable, 0.0, {})  # answers whatever it reads
+    hit = _hit("东风街道共排查隐患27处。")
+    hit.chunk.published = "2021-04-16"
+    idf = _idf({"东风街道": 3.0, "排查": 2.0, "隐患": 2.0})
+    for asked, answered in (("2022年", False), ("2021年", True), ("4月16日", True), ("5月3日", False)):
+        query = parse_question(tok, f"东风街道{asked}排查出多少处隐患？")
+        answer, _ = compose(always, tok, query, [hit], 1, idf, 3.0, None)
+        assert (answer.text is not None) is answered, asked
+
+
 # -- questions asking two things ---------------------------------------------------------------------
 def test_a_question_asking_two_things_is_split_into_parts_sharing_the_subject():
     from qa_service.qa.question import slot_texts

@@ -31,7 +31,7 @@ from qa_service.evaluation.seed import DEFAULT_SEED_SET, accepted_answers, load_
 from qa_service.index.embedded.store import EmbeddedIndex
 from qa_service.ingest.loaders import parse_jsonl
 from qa_service.ingest.pipeline import build_corpus, corpus_from_documents
-from qa_service.qa.answer import answerable_inputs, answerable_probability
+from qa_service.qa.answer import answerable_inputs, answerable_probability, will_answer
 from qa_service.qa.features import ANSWERABLE_FEATURES
 from qa_service.qa.model import AnswerModel, Logistic
 from qa_service.qa.reader import MODEL_FILE, Reading, read
@@ -183,7 +183,7 @@ def _figures(model: AnswerModel, group: Sequence[Labelled]) -> AnswerFigures | d
             abstained += 1
             continue
         p = answerable_probability(model, ex.scorer, ex.query, r, ex.hits[r.passage], d.index.document_text)
-        abstained += p < model.threshold
+        abstained += not will_answer(model, p, ex.query, ex.hits[r.passage])
     return {"questions": len(group), "abstained": abstained / max(1, len(group))}
 
 
