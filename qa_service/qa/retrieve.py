@@ -19,11 +19,10 @@ def retrieve(ranker: Ranker, query: Query, top_k: int, filters: Filters | None =
     match them: the ranker applies them, so a narrow filter still gets a full pool.  A follow-up
     about the earlier answer (``query.earlier``) reads the articles that answer cited first."""
     k = max(top_k, POOL)
-    pool = ranker.rank(query, k, filters) if filters else ranker.rank(query, k)
+    pool = _rank(ranker, query, k, filters)
     if query.earlier is None:
         return pool
-    earlier = ranker.rank(query.earlier, top_k, filters) if filters else ranker.rank(query.earlier, top_k)
-    return earlier_first(pool, earlier[:top_k])
+    return earlier_first(pool, _rank(ranker, query.earlier, top_k, filters)[:top_k])
 
 
 def retrieve_parts(ranker: Ranker, query: Query, top_k: int, filters: Filters | None = None) -> list[list[Hit]]:
@@ -34,7 +33,12 @@ def retrieve_parts(ranker: Ranker, query: Query, top_k: int, filters: Filters | 
     answers (DRCD's joined questions, evaluation/slots.py: both parts found 0.247 -> 0.217)."""
     if not query.apart:
         return []
-    return [ranker.rank(part, top_k, filters) if filters else ranker.rank(part, top_k) for part in query.slots]
+    return [_rank(ranker, part, top_k, filters) for part in query.slots]
+
+
+def _rank(ranker: Ranker, query: Query, k: int, filters: Filters | None) -> list[Hit]:
+    """``ranker.rank``, with the filters passed only when there are some."""
+    return ranker.rank(query, k, filters) if filters else ranker.rank(query, k)
 
 
 def earlier_first(pool: list[Hit], earlier: list[Hit]) -> list[Hit]:
