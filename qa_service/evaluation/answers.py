@@ -24,7 +24,7 @@ from qa_service.evaluation.boost import TREES, boost
 from qa_service.evaluation.seed import naive_sentence
 from qa_service.index.embedded.store import EmbeddedIndex
 from qa_service.index.fusion import FusionSettings
-from qa_service.qa.answer import answerable_probability, will_answer
+from qa_service.qa.answer import answerable_probability, date_missing, will_answer
 from qa_service.qa.features import ANSWERABLE_FEATURES, SENTENCE_FEATURES, question_view
 from qa_service.qa.kinds import answer_kind
 from qa_service.qa.model import AnswerModel, Choice, Logistic
@@ -227,7 +227,8 @@ def measure(model: AnswerModel, examples: Sequence[Example], tokenizer: Tokenize
         confidence = answerable_probability(model, ex.scorer, ex.query, r, ex.hits[r.passage], index.document_text)
         answered = will_answer(model, confidence, ex.query, ex.hits[r.passage])
         f1 = char_f1(short, ex.golds)
-        graded.append((confidence if answered or confidence < model.threshold else 0.0, f1))
+        # The date rule vetoes a reading at any threshold: on the curve it is never answered.
+        graded.append((0.0 if date_missing(ex.query.text, ex.hits[r.passage]) else confidence, f1))
         if answered:
             out.answered += 1
             out.exact += exact(short, ex.golds)
