@@ -211,6 +211,54 @@ def test_documents_list_and_detail(client):
         )
 
 
+def test_documents_are_listed_a_page_at_a_time_searched_and_filtered(client):
+    body = client.get("/api/documents?limit=2").get_json()
+    assert body["total"] == body["indexed"] == 5 and body["offset"] == 0 and body["limit"] == 2
+    assert len(body["documents"]) == 2 and body["next_offset"] == 2
+    seen = [d["id"] for d in body["documents"]]
+    while body["next_offset"] is not None:
+        body = client.get(f"/api/documents?limit=2&offset={body['next_offset']}").get_json()
+        seen += [d["id"] for d in body["documents"]]
+    assert sorted(seen) == sorted(p.name for p in SEEDS.iterdir())
+    for order in ("desc", "asc"):
+        dates = [d["published"] for d in client.get(f"/api/documents?order={order}").get_json()["documents"]]
+        dated = [d for d in dates if d]
+        assert len(dated) >= 3 and dates[: len(dated)] == sorted(dated, reverse=order == "desc")  # undated last
+
+    found = client.get("/api/documents", query_string={"q": "爱国卫生"}).get_json()
+    assert [d["id"] for d in found["documents"]] == ["001_ca14ccf12a6e3ca9.txt"] and found["total"] == 1
+    assert found["indexed"] == 5
+    by_file = client.get("/api/documents", query_string={"q": "CA14CCF"}).get_json()["documents"]
+    assert [d["id"] for d in by_file] == ["001_ca14ccf12a6e3ca9.txt"]  # the file name, either case
+    ranged = client.get(
+        "/api/documents",
+        query_string={"publisher": "中共上街区委办公室", "published_from": "2021-04-01", "published_to": "2021-04-20"},
+    ).get_json()
+    assert [d["id"] for d in ranged["documents"]] == ["001_ca14ccf12a6e3ca9.txt"]
+    empty = client.get("/api/documents?q=&publisher=").get_json()  # a cleared search box: no criterion
+    assert empty["total"] == 5
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["limit=0", "limit=1001", "limit=x", "offset=-1", "offset=1e3", "order=newest", "published_from=2021-02-30",
+     "published_to=20210101", "published_to=", "order=", "sort=asc", "q=" + "字" * 301],
+)  # fmt: skip
+def test_a_bad_documents_query_is_a_400(client, query):
+    assert_error(client.get(f"/api/documents?{query}"), 400, "invalid_field")
+
+
+def test_publishers_are_listed_with_their_document_counts(client):
+    publishers = client.get("/api/publishers").get_json()["publishers"]
+    docs = client.get("/api/documents").get_json()["documents"]
+    counts = {}
+    for d in docs:
+        if d["publisher"]:
+            counts[d["publisher"]] = counts.get(d["publisher"], 0) + 1
+    assert {p["name"]: p["documents"] for p in publishers} == counts
+    assert [p["documents"] for p in publishers] == sorted(counts.values(), reverse=True)
+
+
 def test_healthz(client):
     body = client.get("/healthz").get_json()
     assert body["status"] == "ok" and body["passages"] > 10 and body["documents"] == 5

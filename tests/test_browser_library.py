@@ -33,6 +33,7 @@ from tests.test_browser import (  # noqa: F401 - driver is a fixture
 )
 
 try:
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 except ImportError:  # pragma: no cover - test_browser.py's driver fixture skips or fails first
@@ -122,6 +123,15 @@ def open_library(drv) -> list:
     drv.find_element(By.ID, "library-open").click()
     WebDriverWait(drv, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#lib-list .doc-item"))
     return drv.find_elements(By.CSS_SELECTOR, "#lib-list .doc-item")
+
+
+def wait_docs(drv, expected: list[str], ordered: bool = True) -> None:
+    """Wait for the list to show ``expected`` (the server answers each change of the criteria)."""
+    want = expected if ordered else sorted(expected)
+    try:
+        WebDriverWait(drv, 20).until(lambda d: (shown_docs(d) if ordered else sorted(shown_docs(d))) == want)
+    except TimeoutException:
+        raise AssertionError(f"the library shows {shown_docs(drv)}, not {expected}") from None
 
 
 def shown_docs(drv) -> list[str]:
@@ -251,22 +261,27 @@ def test_library_lists_filters_sorts_and_opens_documents(page):
     assert "共 5 份文档" in text_of(page.find_element(By.ID, "lib-count"))
     first = text_of(items[0])
     assert "2021年4月30日" in first and SHANGJIE in first and "5 篇文章" in first  # newest first
+    assert not page.find_element(By.ID, "lib-more").is_displayed()  # every document is shown
     shot(page, "library-desktop.png")
 
     Select(page.find_element(By.ID, "lib-sort")).select_by_value("asc")
-    assert shown_docs(page)[0] == "004_9122cf0f75c063ff.txt"  # 2021-03-05, the oldest dated one
+    WebDriverWait(page, 20).until(lambda d: shown_docs(d)[:1] == ["004_9122cf0f75c063ff.txt"])  # the oldest
 
     search = page.find_element(By.ID, "lib-search")
     search.send_keys("爱国卫生")
-    assert shown_docs(page) == ["001_ca14ccf12a6e3ca9.txt"]
+    wait_docs(page, ["001_ca14ccf12a6e3ca9.txt"])
+    search.clear()
+    search.send_keys("9122CF")  # the file name, in either case
+    wait_docs(page, ["004_9122cf0f75c063ff.txt"])
     search.clear()
     page.execute_script("document.getElementById('lib-search').dispatchEvent(new Event('input'));")
+    WebDriverWait(page, 20).until(lambda d: len(shown_docs(d)) == 5)
 
     set_value(page, "lib-publisher", SHANGJIE)
-    assert sorted(shown_docs(page)) == ["000_297aa0e12c4718b1.txt", "001_ca14ccf12a6e3ca9.txt"]
+    wait_docs(page, ["000_297aa0e12c4718b1.txt", "001_ca14ccf12a6e3ca9.txt"], ordered=False)
     set_value(page, "lib-from", "2021-04-01")
     set_value(page, "lib-to", "2021-04-20")
-    assert shown_docs(page) == ["001_ca14ccf12a6e3ca9.txt"]
+    wait_docs(page, ["001_ca14ccf12a6e3ca9.txt"])
     assert "符合条件 1 份" in text_of(page.find_element(By.ID, "lib-count"))
 
     item = page.find_element(By.CSS_SELECTOR, '#lib-list .doc-item[data-doc="001_ca14ccf12a6e3ca9.txt"]')
@@ -281,6 +296,22 @@ def test_library_lists_filters_sorts_and_opens_documents(page):
         shot(page, "library-phone.png")
     finally:
         page.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_the_library_loads_more_documents_a_page_at_a_time(page):
+    open_library(page)
+    everything = shown_docs(page)
+    page.execute_script("window.QALibrary.settings.pageSize = 2; window.QALibrary.reload();")
+    wait_docs(page, everything[:2])
+    assert "已显示 2 份" in text_of(page.find_element(By.ID, "lib-count"))
+    more = page.find_element(By.ID, "lib-more")
+    shot(page, "library-more-desktop.png")
+    for shown in (4, 5):
+        click(page, more)
+        wait_docs(page, everything[:shown])
+    assert not more.is_displayed() and "已显示" not in text_of(page.find_element(By.ID, "lib-count"))
+    page.execute_script("window.QALibrary.settings.pageSize = 100;")
+    page.find_element(By.ID, "library-close").click()
 
 
 def test_a_filtered_question_only_cites_matching_documents(page):
@@ -335,8 +366,10 @@ def test_upload_from_the_page_becomes_searchable_and_a_rejected_one_says_why(pag
     WebDriverWait(page, 60).until(
         lambda d: len(d.find_elements(By.CSS_SELECTOR, "#upload-list .upload-item:not([data-state='sending'])")) == 3
     )
-    rows = {text_of(r.find_element(By.CSS_SELECTOR, ".upload-name")): r for r in page.find_elements(
-        By.CSS_SELECTOR, "#upload-list .upload-item")}
+    rows = {
+        text_of(r.find_element(By.CSS_SELECTOR, ".upload-name")): r
+        for r in page.find_elements(By.CSS_SELECTOR, "#upload-list .upload-item")
+    }
     assert rows[UPLOAD_NAME].get_attribute("data-state") == "indexed", text_of(rows[UPLOAD_NAME])
     assert "青石镇举办首届萤火虫音乐节" in text_of(rows[UPLOAD_NAME])
     for name in ("扫描件.txt", "程序.exe"):

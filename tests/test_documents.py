@@ -144,6 +144,14 @@ def test_delete_moves_the_file_to_trash_and_unindexes_it(env):
     # A corpus document can be removed too, and is kept in its folder's trash.
     assert c.delete("/api/documents/004_9122cf0f75c063ff.txt", headers=AUTH).status_code == 200
     assert len(list((tmp / "corpus" / ".trash").iterdir())) == 1
+    # The list leaves both out (the deleted rows of the index's segments), in its pages and its counts.
+    listed = c.get("/api/documents?limit=2").get_json()
+    ids = [d["id"] for d in listed["documents"]]
+    while listed["next_offset"] is not None:
+        listed = c.get(f"/api/documents?limit=2&offset={listed['next_offset']}").get_json()
+        ids += [d["id"] for d in listed["documents"]]
+    assert sorted(ids) == sorted(p.name for p in (tmp / "corpus").iterdir() if p.is_file())
+    assert listed["total"] == listed["indexed"] == len(ids) == 4
     assert c.delete("/api/documents/nope.txt", headers=AUTH).status_code == 404
 
 

@@ -46,7 +46,7 @@ def test_schema_is_served_and_valid_json(server):
 def test_fuzz_every_operation_without_credentials(server):
     # Reads are open; writes must answer 401 without the token. No 5xx, every response matches the schema.
     out = fuzz(server[0], "--max-examples", "60")
-    assert "Tested: 8" in out  # 6, and the PDF page and boxes routes (web/pages.py)
+    assert "Tested: 9" in out  # 7, and the PDF page and boxes routes (web/pages.py)
 
 
 def test_fuzz_writes_with_the_admin_token(server):

@@ -161,3 +161,18 @@ def test_a_large_column_is_compared_in_pieces(monkeypatch):
     mask = table.between("published", "2021-03-01", "2021-05-01")
     assert mask.sum() == sum(1 for r in rows if "2021-03-01" <= r["published"] <= "2021-05-01")
     assert np.flatnonzero(table.equal_any("id", ["00007", "02999"])).tolist() == [7, 2999]
+
+
+text_cells = st.one_of(st.none(), st.integers(0, 99), st.text(st.characters(blacklist_characters="\x00"), max_size=30))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(text_cells, max_size=40), st.integers(1, 40), st.text(st.sampled_from("aAbB上街é"), min_size=1))
+def test_strings_and_contains_read_a_column_as_python_would(cells, width, needle):
+    # The last row's cell sits at the end of the blob: a window past it must not read beyond.
+    table = RecordTable.from_rows([{"id": str(i), "title": c} for i, c in enumerate(cells)], COLUMNS, key="id")
+    raw = [c.encode("utf-8") if isinstance(c, str) else b"" for c in cells]
+    assert table.strings("title", width).tolist() == [r[:width] for r in raw]
+    target = needle.encode("utf-8").lower()
+    found = [isinstance(c, str) and target in r[:width].lower() for c, r in zip(cells, raw, strict=True)]
+    assert table.contains("title", needle, width).tolist() == found

@@ -206,16 +206,59 @@ class RecordTable(Sequence[dict[str, Any]]):
             mask[part] = ok
         return mask
 
+    def strings(self, column: str, width: int) -> np.ndarray:
+        """Every row's ``column`` as UTF-8 bytes cut at ``width`` (``S<width>``; b"" where it is no string):
+        sort keys without a str per row."""
+        starts, stops = self._spans(column)
+        width = max(1, min(width, int((stops - starts).max(initial=1)) - 1))
+        out = np.zeros(self._rows, dtype=f"S{width}")
+        for rows in self._string_rows(starts, stops, width):
+            out[rows] = self._gather(starts[rows] + 1, width, np.minimum(stops[rows] - starts[rows] - 1, width))
+        return out
+
+    def contains(self, column: str, needle: str, width: int) -> np.ndarray:
+        """Which rows' ``column`` is a string holding ``needle`` in its first ``width`` bytes, ASCII
+        letters matched in either case (Chinese has none)."""
+        target = needle.encode("utf-8").lower()
+        fold = target != target.upper()  # no ASCII letter in it: the cells need no lowering
+        starts, stops = self._spans(column)
+        mask = np.zeros(self._rows, dtype=bool)
+        for rows in self._string_rows(starts, stops, width):
+            lengths = stops[rows] - starts[rows] - 1
+            # The cells' bytes and those after them: the first occurrence, if inside, is the cell's own.
+            cells = self._gather(starts[rows] + 1, min(width, int(lengths.max())))
+            found = np.strings.find(np.strings.lower(cells) if fold else cells, target)
+            mask[rows] = (found >= 0) & (found + len(target) <= lengths)
+        return mask
+
+    def _string_rows(self, starts: np.ndarray, stops: np.ndarray, width: int) -> Iterator[np.ndarray]:
+        """The rows whose cell (``starts``, ``stops``) is a non-empty string, a block at a time."""
+        rows = np.flatnonzero(stops - starts > 1)
+        if not len(rows):
+            return
+        width = min(width, int((stops - starts)[rows].max()))
+        for part in np.array_split(rows, max(1, len(rows) * width // GATHER)):
+            part = part[self._gather(starts[part], 1) == STR]
+            if len(part):
+                yield part
+
     def _gather(self, starts: np.ndarray, width: int, lengths: np.ndarray | None = None) -> np.ndarray:
-        """The cells starting at ``starts``, ``width`` bytes each (those shorter NUL-padded), as S<width>."""
+        """``width`` bytes from each of ``starts`` as S<width> (a cell shorter than ``width`` is followed
+        by the next cells' bytes unless its ``lengths`` are given: then NUL-padded)."""
         data = np.frombuffer(self._blob, dtype=np.uint8)
-        at = starts[:, None] + np.arange(width)
-        if lengths is None:
-            out = data[at]
-        else:
-            inside = np.arange(width) < lengths[:, None]
-            out = np.where(inside, data[np.minimum(at, len(data) - 1)], 0).astype(np.uint8)
-        return np.ascontiguousarray(out).view(f"S{width}").ravel()
+        near_end = np.flatnonzero(starts > len(data) - width)  # the last cells of the blob
+        # A window of the blob at each start: one copy, no index per byte.
+        windows = np.lib.stride_tricks.sliding_window_view(data, min(width, len(data)))
+        out = windows[np.minimum(starts, len(windows) - 1)]
+        if out.shape[1] < width or len(near_end):
+            out = np.pad(out[:, :width], ((0, 0), (0, width - out.shape[1])))
+            for k in near_end.tolist():
+                tail = data[int(starts[k]) :][:width]
+                out[k] = 0
+                out[k, : len(tail)] = tail
+        if lengths is not None:
+            out[np.arange(width) >= lengths[:, None]] = 0
+        return out.view(f"S{width}").ravel()
 
     # -- finding a row by its key -----------------------------------------------------------------------------
     def position(self, key: str) -> int | None:

@@ -9,11 +9,13 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from typing import Any
 
 from qa_service.core.models import Answer, Query
 from qa_service.core.text import IDEOGRAPH
 from qa_service.index import Backend, Filters
+from qa_service.index.catalog import DocumentCatalog
 from qa_service.index.embeddings import Embedder
 from qa_service.index.fusion import FusionSettings
 from qa_service.qa.answer import compose, highlights
@@ -54,6 +56,11 @@ class QAService:
     @property
     def mode(self) -> str:
         return self.ranker.mode
+
+    @cached_property
+    def catalog(self) -> DocumentCatalog:
+        """The index's documents, listed a page at a time (its sorted order is kept with this version)."""
+        return DocumentCatalog(self.index.documents)
 
     def ask(
         self,

@@ -22,7 +22,7 @@ from qa_service.web.errors import error_response, status_of
 from qa_service.web.openapi import openapi_spec
 from qa_service.web.pages import pages
 from qa_service.web.readable import readable
-from qa_service.web.validation import json_body, parse_ask, parse_filters
+from qa_service.web.validation import json_body, parse_ask, parse_document_query, parse_filters
 
 log = logging.getLogger("qa_service.http")
 
@@ -73,12 +73,25 @@ def ask():
 
 @api.get("/api/documents")
 def list_documents():
-    svc = _service()
-    docs = [
-        {k: d.get(k) for k in ("id", "title", "publisher", "published", "format", "articles")}
-        for d in svc.index.documents
-    ]
-    return jsonify({"documents": docs})
+    query = parse_document_query(request.args)
+    catalog = _service().catalog
+    page = catalog.page(query)
+    return jsonify(
+        {
+            "documents": page.documents,
+            "total": page.total,
+            "offset": page.offset,
+            "limit": page.limit,
+            "next_offset": page.next_offset,
+            "indexed": len(catalog),
+        }
+    )
+
+
+@api.get("/api/publishers")
+def list_publishers():
+    publishers = _service().catalog.publishers()
+    return jsonify({"publishers": [{"name": name, "documents": n} for name, n in publishers]})
 
 
 @api.get("/api/documents/<path:doc_id>")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from qa_service.core.settings import Settings
+from qa_service.web.validation import document_query_parameters
 
 
 def _error() -> dict[str, Any]:
@@ -18,6 +19,8 @@ def _nullable(t: str) -> dict[str, Any]:
     return {"type": t, "nullable": True}
 
 
+PUBLISHER = {"type": "object", "properties": {"name": {"type": "string"}, "documents": {"type": "integer"}}}
+PUBLISHERS = {"type": "object", "properties": {"publishers": {"type": "array", "items": PUBLISHER}}}
 ISO_DATE = {"type": "string", "nullable": True, "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
 
 
@@ -68,13 +71,14 @@ def openapi_spec(s: Settings) -> dict[str, Any]:
             },
             "/api/documents": {
                 "get": {
-                    "summary": "List the indexed documents",
+                    "summary": "List the indexed documents a page at a time, searched and filtered",
+                    "parameters": document_query_parameters(),
                     "responses": {
                         "200": {
                             "description": "Documents",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DocumentList"}}},
                         },
-                        "503": _error(),
+                        **{str(c): _error() for c in (400, 503)},
                     },
                 },
                 "post": {
@@ -168,6 +172,15 @@ def openapi_spec(s: Settings) -> dict[str, Any]:
                         **{str(c): _error() for c in (400, 404, 503)},
                     },
                 },
+            },
+            "/api/publishers": {
+                "get": {
+                    "summary": "The publishers of the indexed documents, with how many each published, most first",
+                    "responses": {
+                        "200": {"description": "Publishers", "content": {"application/json": {"schema": PUBLISHERS}}},
+                        "503": _error(),
+                    },
+                }
             },
             "/healthz": {
                 "get": {
@@ -332,8 +345,13 @@ def openapi_spec(s: Settings) -> dict[str, Any]:
                 },
                 "DocumentList": {
                     "type": "object",
-                    "required": ["documents"],
+                    "required": ["documents", "total", "offset", "limit", "next_offset", "indexed"],
                     "properties": {
+                        "total": {"type": "integer", "description": "documents matching the query"},
+                        "offset": {"type": "integer"},
+                        "limit": {"type": "integer"},
+                        "next_offset": {**_nullable("integer"), "description": "the next page's offset; null: last"},
+                        "indexed": {"type": "integer", "description": "documents the index holds"},
                         "documents": {
                             "type": "array",
                             "items": {
@@ -348,7 +366,7 @@ def openapi_spec(s: Settings) -> dict[str, Any]:
                                     "articles": {"type": "integer"},
                                 },
                             },
-                        }
+                        },
                     },
                 },
                 "Document": {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -12,6 +13,7 @@ from flask import Request
 from qa_service.core.errors import RequestError
 from qa_service.core.settings import Settings
 from qa_service.index import Filters
+from qa_service.index.catalog import DocumentQuery
 
 ROLES = ("user", "assistant")
 MAX_JSON_DEPTH = 16  # the API's bodies are 3 deep; a deeper one is an attack or a mistake
@@ -125,7 +127,7 @@ def _bad_filter(message: str) -> RequestError:
     return RequestError(code="invalid_field", message=message)
 
 
-def _filter_date(filters: dict[str, Any], key: str) -> str | None:
+def _filter_date(filters: Mapping[str, Any], key: str, prefix: str = "filters.") -> str | None:
     value = filters.get(key)
     if value is None:
         return None
@@ -134,7 +136,7 @@ def _filter_date(filters: dict[str, Any], key: str) -> str | None:
             return date.fromisoformat(value).isoformat()
     except ValueError:
         pass
-    raise _bad_filter(f"'filters.{key}' must be a date as YYYY-MM-DD.")
+    raise _bad_filter(f"'{prefix}{key}' must be a date as YYYY-MM-DD.")
 
 
 def _filter_text(value: Any, what: str) -> str:
@@ -167,3 +169,60 @@ def parse_filters(data: dict[str, Any]) -> Filters | None:
         publisher=None if publisher is None else _filter_text(publisher, "filters.publisher"),
         documents=documents,
     )
+
+
+LIST_KEYS = ("q", "publisher", "published_from", "published_to", "order", "offset", "limit")
+MAX_LIST_LIMIT = 1000
+DEFAULT_LIST_LIMIT = 100
+MAX_LIST_OFFSET = 100_000_000
+
+
+def _list_int(args: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+    value = args.get(key)
+    if value is None:
+        return default
+    if not value.isascii() or not value.isdigit() or not low <= int(value) <= high:
+        raise RequestError(code="invalid_field", message=f"'{key}' must be an integer from {low} to {high}.")
+    return int(value)
+
+
+def parse_document_query(args: Mapping[str, str]) -> DocumentQuery:
+    """``GET /api/documents``'s query string: ``q`` (in the title or file name), ``publisher``,
+    ``published_from``/``published_to`` (YYYY-MM-DD), ``order`` (desc|asc), ``offset``, ``limit``;
+    an empty ``q`` or ``publisher`` is the same as none (a cleared search box)."""
+    unknown = sorted(set(args) - set(LIST_KEYS))
+    if unknown:
+        allowed = ", ".join(LIST_KEYS)
+        raise RequestError(code="invalid_field", message=f"Unknown parameters {unknown}; allowed: {allowed}.")
+    given = {k: v for k, v in args.items() if v != "" or k not in ("q", "publisher")}
+    text = {k: _filter_text(given[k], k) for k in ("q", "publisher") if k in given}
+    dates = {k: _filter_date(given, k, prefix="") for k in ("published_from", "published_to")}
+    order = given.get("order", "desc")
+    if order not in ("desc", "asc"):
+        raise RequestError(code="invalid_field", message="'order' must be 'desc' (newest first) or 'asc'.")
+    return DocumentQuery(
+        search=text.get("q"),
+        publisher=text.get("publisher"),
+        order=order,
+        offset=_list_int(given, "offset", 0, 0, MAX_LIST_OFFSET),
+        limit=_list_int(given, "limit", DEFAULT_LIST_LIMIT, 1, MAX_LIST_LIMIT),
+        **dates,
+    )
+
+
+def document_query_parameters() -> list[dict[str, Any]]:
+    """``parse_document_query``'s parameters as the OpenAPI spec describes them."""
+    text, day = {"type": "string", "maxLength": MAX_FILTER_CHARS}, {"type": "string", "format": "date"}
+    order = {"type": "string", "enum": ["desc", "asc"], "default": "desc"}
+    offset = {"type": "integer", "minimum": 0, "maximum": MAX_LIST_OFFSET, "default": 0}
+    limit = {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT, "default": DEFAULT_LIST_LIMIT}
+    about = [
+        ("q", text, "words in the title or file name (ASCII letters in either case); empty: any"),
+        ("publisher", text, "this publisher exactly (GET /api/publishers lists them); empty: any"),
+        ("published_from", day, "published on or after this day; undated documents never match a range"),
+        ("published_to", day, "published on or before this day"),
+        ("order", order, "by date published, newest (desc) or oldest (asc) first; undated last; then by title"),
+        ("offset", offset, "documents skipped"),
+        ("limit", limit, "documents returned at most"),
+    ]
+    return [{"name": n, "in": "query", "required": False, "schema": sc, "description": d} for n, sc, d in about]

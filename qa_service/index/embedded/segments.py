@@ -129,6 +129,10 @@ class LiveDocuments(Collection[dict[str, Any]]):
     def __contains__(self, record: object) -> bool:
         return isinstance(record, dict) and any(record == d for d in self)
 
+    def tables(self) -> list[tuple[Any, np.ndarray | None]]:
+        """Each segment's documents table (records.py) and which of its rows are live (None: all)."""
+        return [(s.index.documents, None if gone is None else ~gone) for s, gone in self._parts()]
+
     def articles(self) -> int:
         """How many articles the live documents have."""
         total = 0

@@ -1,7 +1,8 @@
-/* 新闻问答 — the document library: every document the service holds, searchable by title, sortable
- * by date, filterable by publisher and date range; a document opens to its articles.  The
- * publisher and date filters (or one document) also restrict the questions asked (POST /api/ask's
- * "filters"), shown above the question box until cleared.
+/* 新闻问答 — the document library: the documents the service holds, a page at a time, searched by
+ * title or file name, sorted by date, filtered by publisher and date range (all on the server:
+ * GET /api/documents); a document opens to its articles.  The publisher and date filters (or one
+ * document) also restrict the questions asked (POST /api/ask's "filters"), shown above the question
+ * box until cleared.
  *
  * Loaded after app.js (window.QA); text from the API only ever goes in with textContent.
  */
@@ -11,9 +12,15 @@
   var QA = window.QA;
   var el = QA.el, $ = QA.$;
   var lib = {
-    docs: [], // GET /api/documents
+    docs: [], // the pages of GET /api/documents loaded so far
+    total: 0, // documents matching the criteria
+    indexed: 0, // documents the service holds
+    next: null, // the next page's offset, null after the last
+    seq: 0, // the latest list request: an older answer arriving late is dropped
+    pageSize: 100,
     only: null // {id, title}: questions asked about this document alone
   };
+  var SEARCH_DELAY_MS = 250; // typing fetches once the user pauses
 
   function fetchJSON(url) {
     return fetch(url, { headers: { "Accept": "application/json" } }).then(function (resp) {
@@ -28,7 +35,7 @@
 
   function criteria() {
     return {
-      search: $("lib-search").value.trim().toLowerCase(),
+      search: $("lib-search").value.trim(),
       publisher: $("lib-publisher").value,
       from: $("lib-from").value,
       to: $("lib-to").value,
@@ -70,28 +77,16 @@
     $("lib-from").value = "";
     $("lib-to").value = "";
     lib.only = null;
-    renderList();
+    refresh();
     updateFilterBar();
     QA.announce("已清除筛选，提问时查找全部文档");
   }
 
-  function matches(doc, c) {
-    if (c.search && String(doc.title || doc.id).toLowerCase().indexOf(c.search) < 0) return false;
-    if (c.publisher && doc.publisher !== c.publisher) return false;
-    var date = doc.published || "";
-    if (c.from && !(date && date >= c.from)) return false;
-    if (c.to && !(date && date <= c.to)) return false;
-    return true;
-  }
-
   // ---------------------------------------------------------------- list
 
-  function renderPublishers() {
+  function renderPublishers(names) {
     var select = $("lib-publisher");
     var current = select.value;
-    var names = [];
-    lib.docs.forEach(function (d) { if (d.publisher && names.indexOf(d.publisher) < 0) names.push(d.publisher); });
-    names.sort();
     select.textContent = "";
     select.append(el("option", { value: "" }, "全部发布单位"));
     names.forEach(function (n) { select.append(el("option", { value: n }, n)); });
@@ -99,21 +94,50 @@
   }
 
   function renderList() {
-    var c = criteria();
-    var shown = lib.docs.filter(function (d) { return matches(d, c); });
-    shown.sort(function (a, b) {
-      var x = a.published || "", y = b.published || "";
-      if (x === y) return String(a.title).localeCompare(String(b.title), "zh");
-      if (!x) return 1; // undated last either way
-      if (!y) return -1;
-      return c.order === "asc" ? (x < y ? -1 : 1) : (x < y ? 1 : -1);
-    });
     var list = $("lib-list");
     list.textContent = "";
-    shown.forEach(function (d) { list.append(docItem(d)); });
-    $("lib-count").textContent = "共 " + lib.docs.length + " 份文档" + (shown.length !== lib.docs.length
-      ? "，符合条件 " + shown.length + " 份" : "");
+    lib.docs.forEach(function (d) { list.append(docItem(d)); });
+    var text = "共 " + lib.indexed + " 份文档";
+    if (lib.total !== lib.indexed) text += "，符合条件 " + lib.total + " 份";
+    if (lib.docs.length < lib.total) text += "，已显示 " + lib.docs.length + " 份";
+    $("lib-count").textContent = text;
+    var more = $("lib-more");
+    more.hidden = lib.next === null;
+    more.disabled = false;
+    more.textContent = "加载更多（还有 " + (lib.total - lib.docs.length) + " 份）";
   }
+
+  /** The query string of the list's criteria, from ``offset``. */
+  function listQuery(offset) {
+    var c = criteria();
+    var q = new URLSearchParams({ order: c.order, offset: String(offset), limit: String(lib.pageSize) });
+    if (c.search) q.set("q", c.search);
+    if (c.publisher) q.set("publisher", c.publisher);
+    if (c.from) q.set("published_from", c.from);
+    if (c.to) q.set("published_to", c.to);
+    return q.toString();
+  }
+
+  /** The list from its first page (``more``: the next page after those shown). */
+  function fetchPage(more) {
+    var seq = ++lib.seq;
+    if (more) $("lib-more").disabled = true;
+    return fetchJSON("/api/documents?" + listQuery(more ? lib.next : 0)).then(function (data) {
+      if (seq !== lib.seq) return;
+      var docs = Array.isArray(data && data.documents) ? data.documents : [];
+      lib.docs = more ? lib.docs.concat(docs) : docs;
+      lib.total = data.total;
+      lib.indexed = data.indexed;
+      lib.next = data.next_offset;
+      renderList();
+    }, function (err) {
+      if (seq !== lib.seq) return;
+      $("lib-more").disabled = false;
+      $("lib-count").textContent = "无法加载文档列表：" + (err && err.shown ? err.shown : "网络错误");
+    });
+  }
+
+  function refresh() { return fetchPage(false); }
 
   function docItem(d) {
     var meta = [d.published ? QA.formatDate(d.published) : "日期不详", d.publisher || "发布单位不详",
@@ -169,15 +193,18 @@
 
   function load() {
     $("lib-count").textContent = "正在加载文档列表…";
-    return fetchJSON("/api/documents").then(function (data) {
-      lib.docs = Array.isArray(data && data.documents) ? data.documents : [];
-      if (lib.only && !lib.docs.some(function (d) { return d.id === lib.only.id; })) lib.only = null;
-      renderPublishers();
-      renderList();
-      updateFilterBar();
-    }, function (err) {
-      $("lib-count").textContent = "无法加载文档列表：" + (err && err.shown ? err.shown : "网络错误");
-    });
+    fetchJSON("/api/publishers").then(function (data) {
+      var names = (data && Array.isArray(data.publishers) ? data.publishers : []).map(function (p) { return p.name; });
+      renderPublishers(names.sort());
+    }, function () { /* the list says what failed */ });
+    if (lib.only) { // a document asked about alone may have been deleted
+      var only = lib.only;
+      fetchJSON("/api/documents?" + new URLSearchParams({ q: only.id, limit: "1000" })).then(function (data) {
+        var kept = (data.documents || []).some(function (d) { return d.id === only.id; });
+        if (!kept && lib.only === only) { lib.only = null; renderList(); updateFilterBar(); }
+      }, function () {});
+    }
+    return refresh().then(updateFilterBar);
   }
 
   function open() {
@@ -191,14 +218,19 @@
     $("library-open").addEventListener("click", open);
     $("library-close").addEventListener("click", function () { dialog.close(); });
     dialog.addEventListener("click", function (ev) { if (ev.target === dialog) dialog.close(); });
-    $("lib-search").addEventListener("input", renderList);
-    $("lib-sort").addEventListener("change", renderList);
-    ["lib-publisher", "lib-from", "lib-to"].forEach(function (id) {
-      $(id).addEventListener("change", function () { renderList(); updateFilterBar(); });
+    var typing = null;
+    $("lib-search").addEventListener("input", function () {
+      clearTimeout(typing);
+      typing = setTimeout(refresh, SEARCH_DELAY_MS);
     });
+    $("lib-sort").addEventListener("change", refresh);
+    ["lib-publisher", "lib-from", "lib-to"].forEach(function (id) {
+      $(id).addEventListener("change", function () { refresh(); updateFilterBar(); });
+    });
+    $("lib-more").addEventListener("click", function () { fetchPage(true); });
     $("filter-clear").addEventListener("click", clearFilters);
     QA.hooks.filters = askFilters;
-    window.QALibrary = { reload: load };
+    window.QALibrary = { reload: load, settings: lib }; // settings: the tests shrink pageSize
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
