@@ -86,7 +86,7 @@ class _Request:
             return None
         self.head_end = end + len(HEAD_END)
         self.deadline = time.monotonic() + limits.body_timeout
-        for line in bytes(self.data[: end]).split(b"\r\n")[1:]:
+        for line in bytes(self.data[:end]).split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
             name, value = name.strip().lower(), value.strip().lower()
             if name == b"content-length" and value.isdigit():

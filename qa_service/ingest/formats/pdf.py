@@ -217,4 +217,3 @@ def render_page(data: bytes, page_no: int, max_side: int) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="PNG", optimize=False)
     return buf.getvalue()
-
