@@ -101,10 +101,10 @@ class DocumentLookup:
         return None if pos is None else self.documents[pos]
 
     def _layout_run(self, doc_id: str) -> list[int] | None:
-        pos = self.documents.position(doc_id)
-        if pos is None or self.layout is None:
+        if self.layout is None:  # no paged document: no lookup (every hit of every question asks)
             return None
-        return self.documents[pos].get("layout")
+        pos = self.documents.position(doc_id)
+        return None if pos is None else self.documents[pos].get("layout")
 
     def locator(self, doc_id: str, start: int, end: int) -> Callable[[], dict[str, Any]] | None:
         """For a paged document: what tells a citation of [start, end) its page and boxes."""

@@ -72,6 +72,13 @@ def map_bytes(path: Path) -> memoryview:
     return memoryview(np.memmap(path, dtype=np.uint8, mode="r"))
 
 
+def map_array(path: Path) -> np.ndarray:
+    """The ``.npy`` file at ``path``, mapped, as a plain ndarray: np.memmap's Python-level
+    ``__getitem__`` and ``__array_finalize__`` cost microseconds a slice, and a question takes
+    hundreds of slices of these arrays."""
+    return np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
+
+
 def json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 

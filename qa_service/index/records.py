@@ -316,7 +316,7 @@ class RecordTable(Sequence[dict[str, Any]]):
 def _map_words(path: Path, dtype: type) -> np.ndarray:
     if path.stat().st_size == 0:
         return np.zeros(0, dtype=dtype)
-    return np.memmap(path, dtype=np.dtype(dtype).newbyteorder("<"), mode="r")
+    return np.memmap(path, dtype=np.dtype(dtype).newbyteorder("<"), mode="r").view(np.ndarray)
 
 
 class RecordWriter:

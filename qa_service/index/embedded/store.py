@@ -1,16 +1,15 @@
 """The embedded backend: the index folder, and how it is built, saved, loaded and searched.
 
 ``EmbeddedIndex`` is the default ``Backend`` (index/base.py): BM25 over jieba+bigram tokens, a
-self-contained folder holding passages, article metadata and the original text
-of every document, so citations and the source view never depend on the corpus
-files still being where they were.  Optionally it also holds one embedding per
-passage (``vectors``, see index/embeddings.py), which rankers.py fuses with BM25.
+self-contained folder holding passages, article metadata and the original text of every document, so
+citations and the source view never depend on the corpus files still being where they were.
+Optionally it also holds one embedding per passage (``vectors``, see index/embeddings.py), which
+rankers.py fuses with BM25.
 
-On disk, ``INDEX_DIR/CURRENT`` names the live version folder.  A build writes a
-new version folder under a temporary name, fsyncs it, renames it into place
-and only then atomically replaces ``CURRENT``: a crash at any point leaves the
-previous index live and intact.  Every file's SHA-256 is in the manifest, so a
-corrupted or truncated file is detected on load.
+On disk, ``INDEX_DIR/CURRENT`` names the live version folder.  A build writes a new version folder
+under a temporary name, fsyncs it, renames it into place and only then atomically replaces
+``CURRENT``: a crash at any point leaves the previous index live and intact.  Every file's SHA-256 is
+in the manifest, so a corrupted or truncated file is detected on load.
 """
 
 from __future__ import annotations
@@ -49,6 +48,7 @@ from qa_service.index.publish import (
     FolderWriter,
     VersionWriter,
     json_bytes,
+    map_array,
     map_bytes,
     npy_bytes,
     pack_texts,
@@ -162,7 +162,7 @@ class EmbeddedIndex(DocumentLookup):
         index = cls(
             bm25, tokenizer, chunk_text, chunk_bounds, chunk_meta, articles, documents, doc_text, doc_bounds, manifest,
             layout=layout, words=words,
-        )
+        )  # fmt: skip
         if embedder is not None:
             index.embed(embedder, previous, batch_size, show_progress)
         return index
@@ -367,12 +367,12 @@ class EmbeddedIndex(DocumentLookup):
                 bm25,
                 tokenizer,
                 map_bytes(vdir / "chunk_text.bin"),
-                np.load(vdir / "chunk_bounds.npy", mmap_mode="r"),
-                np.load(vdir / "chunk_meta.npy", mmap_mode="r"),
+                map_array(vdir / "chunk_bounds.npy"),
+                map_array(vdir / "chunk_meta.npy"),
                 RecordTable.load(vdir, "articles"),
                 RecordTable.load(vdir, "documents"),
                 map_bytes(vdir / "doc_text.bin"),
-                np.load(vdir / "doc_bounds.npy", mmap_mode="r"),
+                map_array(vdir / "doc_bounds.npy"),
                 manifest,
                 _load_vectors(vdir, manifest),
                 LayoutStore.load(vdir, manifest),

@@ -28,7 +28,7 @@ from qa_service.index.embedded.bm25 import BM25, POSTINGS_FILE, CorpusStats
 from qa_service.index.embedded.config import IndexSettings
 from qa_service.index.embedded.counting import BlockSpill, _Block, count_texts
 from qa_service.index.embedded.term_ids import TermIds
-from qa_service.index.publish import FolderWriter, map_bytes, npy_bytes
+from qa_service.index.publish import FolderWriter, map_array, map_bytes, npy_bytes
 from qa_service.index.records import RecordTable
 
 MARKS_FILE = "chunk_words.bin"
@@ -145,7 +145,7 @@ class WordStarts:
 
     @classmethod
     def load(cls, folder: Path) -> WordStarts:
-        return cls(map_bytes(folder / MARKS_FILE), np.load(folder / BOUNDS_FILE, mmap_mode="r"))
+        return cls(map_bytes(folder / MARKS_FILE), map_array(folder / BOUNDS_FILE))
 
     def save(self, out: FolderWriter) -> None:
         out.put(MARKS_FILE, bytes(self.data))
