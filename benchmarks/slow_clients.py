@@ -150,6 +150,7 @@ def serve(worker: str, index_dir: Path, port: int) -> subprocess.Popen:
 
 def merge(parts: list[dict]) -> dict:
     """Rounds of one phase added up (counts and rates); latencies as the median of the rounds'."""
+
     def med(key: str) -> float | None:
         values = sorted(p[key] for p in parts if p[key] is not None)
         return values[len(values) // 2] if values else None

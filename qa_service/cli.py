@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -249,7 +248,7 @@ def _skipped_lines(files: list[str]) -> list[str]:
 def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
     from qa_service.index import serve_plan
     from qa_service.ops.build import configured_embedder, open_for_serving
-    from qa_service.web.server import gunicorn_command
+    from qa_service.web.server import gunicorn_command, run_gunicorn
 
     s = s.with_overrides(host=args.host, port=args.port, workers=args.workers, corpus=args.corpus)
     # Open (or, if there is none, build) before forking workers, so they all load the same index.
@@ -267,13 +266,11 @@ def cmd_serve(args: argparse.Namespace, s: Settings) -> int:
         if start.stale:
             log.warning("the index is %s; serving it while it is brought up to date beside it", start.stale)
         cmd = [sys.executable, "-m", "qa_service", "index", "--catch-up", "--no-progress"]
-        subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)  # gunicorn, its parent after exec, reaps it
-    gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
+        subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)  # gunicorn, which this process becomes, reaps it
     # "serving on http://..." is logged by the first worker that can answer (web/server.py), not here:
     # the workers still have the index to load, and an early click would fail.
     sys.stdout.flush()
-    os.execve(gunicorn, gunicorn_command(gunicorn, s, plan), env)
-    return 0  # not reached
+    run_gunicorn(gunicorn_command("gunicorn", s, plan), env)  # this process becomes gunicorn's master
 
 
 def cmd_ask(args: argparse.Namespace, s: Settings) -> int:

@@ -64,16 +64,21 @@ def tree_rss_mb(pid: int) -> float:
 
 
 def server_pid(base: str) -> int:
-    port = base.rsplit(":", 1)[1]
+    """The gunicorn master: ``qa-service serve`` becomes it (its workers are forks with the same
+    command line, and younger)."""
+    port = base.rsplit(":", 1)[1].encode()
+    found = []
     for p in Path("/proc").iterdir():
         if p.name.isdigit():
             try:
                 cmd = (p / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if any(b"gunicorn" in c for c in cmd[:2]) and any(f":{port}".encode() in c for c in cmd):
-                return int(p.name)
-    raise RuntimeError("gunicorn master not found")
+            if b"serve" in cmd and port in cmd:
+                found.append(int(p.name))
+    if not found:
+        raise RuntimeError("gunicorn master not found")
+    return min(found)
 
 
 @pytest.mark.slow
