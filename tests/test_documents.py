@@ -14,6 +14,7 @@ from qa_service.core.settings import Settings
 from qa_service.index.embedded.store import EmbeddedIndex
 from qa_service.index.publish import current_version_dir
 from qa_service.ops.live import sanitise_filename
+from qa_service.ops.lock import write_lock
 from qa_service.web.app import create_app
 from tests.conftest import SEEDS
 
@@ -244,3 +245,37 @@ def test_the_admin_token_never_reaches_the_logs(env, caplog):
 )
 def test_sanitise_filename(raw, safe):
     assert sanitise_filename(raw) == safe
+
+
+def test_a_write_waits_a_bounded_time_for_another_then_says_the_index_is_busy(env):
+    # Another process's rebuild or catch-up holds the write lock (here: this test, for longer than
+    # the upload will wait): the upload and the delete are refused at once with 503 index_busy, and
+    # nothing is written; once the lock is free they go through.
+    app, _, tmp = env
+    live = app.extensions["qa_live"]
+    live.settings = replace(live.settings, write_wait_seconds=0.3)
+    c = app.test_client()
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with write_lock(tmp / "index"):
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        t0 = time.monotonic()
+        r = upload_json(c, "busy.txt", NEW_DOC)
+        assert r.status_code == 503 and r.get_json()["error"]["code"] == "index_busy"
+        assert r.headers["Retry-After"] and 0.3 <= time.monotonic() - t0 < 5
+        assert not (tmp / "uploads" / "busy.txt").exists()
+        r = c.delete("/api/documents/000_297aa0e12c4718b1.txt", headers=AUTH)
+        assert r.status_code == 503 and r.get_json()["error"]["code"] == "index_busy"
+        assert (tmp / "corpus" / "000_297aa0e12c4718b1.txt").exists()
+    finally:
+        release.set()
+        holder.join(10)
+    assert upload_json(c, "busy.txt", NEW_DOC).status_code == 201
+    assert c.delete("/api/documents/000_297aa0e12c4718b1.txt", headers=AUTH).status_code == 200

@@ -37,6 +37,12 @@ class DocumentError(QAError):
     code = "invalid_document"
 
 
+class IndexBusy(DocumentError):
+    """A write that waited its bounded time for the write lock another build or change holds."""
+
+    code = "index_busy"
+
+
 class IndexError_(QAError):
     """The index (or the engine holding it) cannot be used."""
 

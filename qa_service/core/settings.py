@@ -74,6 +74,9 @@ class Settings:
     reload_check_seconds: float = 0.0
     upload_dir: str = "uploads"
     max_upload_bytes: int = 10 * 1024 * 1024
+    # How long an upload or delete waits for another write (a rebuild of the corpus, a catch-up)
+    # before it is refused with 503 index_busy rather than left hanging.
+    write_wait_seconds: float = 30.0
     embedding_model: str = ""  # empty: BM25 only
     reader_model: str = ""  # empty: the fitted reader alone (no neural span proposals)
     hybrid_weight: float = 0.4
@@ -203,6 +206,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str, str], Any], bool]] = {
     "QA_ADMIN_TOKEN": ("admin_token", _token, False),
     "QA_UPLOAD_DIR": ("upload_dir", lambda _, v: v, False),
     "QA_MAX_UPLOAD_BYTES": ("max_upload_bytes", _int, False),
+    "QA_WRITE_WAIT_SECONDS": ("write_wait_seconds", _seconds, False),
     "QA_EMBEDDING_MODEL": ("embedding_model", lambda _, v: v.strip(), True),
     "QA_READER_MODEL": ("reader_model", lambda _, v: v.strip(), True),
     "QA_HYBRID_WEIGHT": ("hybrid_weight", _fraction, False),

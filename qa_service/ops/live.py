@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa_service.core.errors import DocumentError, IndexError_
+from qa_service.core.errors import DocumentError, IndexBusy, IndexError_
 from qa_service.core.models import ChunkSettings, Document
 from qa_service.core.settings import Settings
 from qa_service.index import Backend, open_backend, pointer_dir
@@ -49,7 +49,7 @@ from qa_service.ingest.loaders import (
 )
 from qa_service.ingest.pipeline import corpus_from_documents, process_document
 from qa_service.ops.build import configured_embedder, load_corpus, publish
-from qa_service.ops.lock import write_lock
+from qa_service.ops.lock import busy_message, write_lock
 from qa_service.ops.state import record_change
 from qa_service.qa.service import QAService
 
@@ -182,15 +182,23 @@ class LiveIndex:
 
     # -- writing ----------------------------------------------------------
     @contextlib.contextmanager
-    def _writing(self) -> Iterator[None]:
+    def _writing(self, wait: float | None = None) -> Iterator[None]:
         """Both locks, then the shared state on disk: a version another process published since this one
-        last looked is loaded first, so the write is checked against what is really live."""
-        with self._write_lock, write_lock(self.settings.index_dir):
-            version = self._pointer()
-            if version is not None and version != self._state.version:
-                with self._reload_lock:
-                    self._swap(self.make_service(self._load()), version)
-            yield
+        last looked is loaded first, so the write is checked against what is really live.  ``wait``:
+        seconds to wait for the locks before ``IndexBusy`` (None: as long as another write takes)."""
+        t0 = time.monotonic()
+        if not self._write_lock.acquire(timeout=-1 if wait is None else wait):
+            raise IndexBusy(busy_message(wait or 0.0))
+        try:
+            left = None if wait is None else max(0.0, wait - (time.monotonic() - t0))
+            with write_lock(self.settings.index_dir, left):
+                version = self._pointer()
+                if version is not None and version != self._state.version:
+                    with self._reload_lock:
+                        self._swap(self.make_service(self._load()), version)
+                yield
+        finally:
+            self._write_lock.release()
 
     def _change(self, added: Document | None = None, removed: str | None = None) -> QAService:
         """Make the change to the live index: by document where the backend can (a new segment, a
@@ -285,7 +293,7 @@ class LiveIndex:
         doc = self._read(name, data, target)
         if not process_document(doc, ChunkSettings())[1]:
             raise DocumentError("The document has no text left after cleaning; it was not added.", "no_text")
-        with self._writing():
+        with self._writing(self.settings.write_wait_seconds):
             current = self._state.service
             if current is not None and current.index.document(name) is not None:
                 raise DocumentError(f"A document with id {name!r} already exists; delete it first.", "conflict")
@@ -324,7 +332,7 @@ class LiveIndex:
         return text
 
     def delete_document(self, doc_id: str) -> dict[str, Any]:
-        with self._writing():
+        with self._writing(self.settings.write_wait_seconds):
             current = self._state.service
             doc = current.index.document(doc_id) if current is not None else None
             if doc is None:

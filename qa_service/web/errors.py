@@ -26,6 +26,7 @@ STATUS = {
     "unsupported_media_type": 415,
     "unsupported_type": 415,
     "index_not_ready": 503,
+    "index_busy": 503,  # another write held the write lock longer than QA_WRITE_WAIT_SECONDS
     # Written by the server itself (web/server.py), before a request reaches the app.
     "bad_request": 400,
     "request_timeout": 408,
@@ -34,6 +35,8 @@ STATUS = {
     "not_implemented": 501,
     "server_busy": 503,
 }
+
+RETRY_BUSY_S = 10  # what an index_busy answer suggests waiting
 
 # The server's own refusals: (reason phrase, message).
 RAW = {
@@ -61,6 +64,8 @@ def error_response(status: int, code: str, message: str):
     resp.status_code = status
     if status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="qa-service"'
+    if code == "index_busy":
+        resp.headers["Retry-After"] = str(RETRY_BUSY_S)
     return resp
 
 
