@@ -69,7 +69,9 @@ def run_gunicorn(argv: list[str], env: Mapping[str, str]) -> NoReturn:
     so the preloaded app is ready about a second sooner than in a fresh interpreter."""
     os.environ.clear()
     os.environ.update(env)
-    limit_malloc_arenas(int(env.get("MALLOC_ARENA_MAX", "2")))
+    arenas = env.get("MALLOC_ARENA_MAX", "2")
+    if arenas.isdigit() and int(arenas) > 0:  # glibc ignores a value it cannot read: so does this
+        limit_malloc_arenas(int(arenas))
     sys.argv = list(argv)
     from gunicorn.app.wsgiapp import run
 
