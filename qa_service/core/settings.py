@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -236,6 +236,13 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         if value is not None and (value or empty_counts):
             kw[name] = parse(var, value)
     return Settings().with_overrides(**kw)
+
+
+def use_environment(env: Mapping[str, str]) -> None:
+    """Make ``env`` this process's environment: ``serve`` becoming gunicorn's master, whose workers
+    read their settings from it (``from_env``)."""
+    os.environ.clear()
+    os.environ.update(env)
 
 
 def worker_environment(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
