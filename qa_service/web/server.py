@@ -39,6 +39,7 @@ from qa_service.web.errors import raw_error
 HEAD_END = b"\r\n\r\n"
 _EXPECT = re.compile(rb"\r\nexpect:[ \t]*100-continue[ \t]*(?=\r\n)", re.IGNORECASE)
 MAX_HEAD_BYTES = 64 * 1024
+MAX_REQUEST_LINE = 8190
 M_ARENA_MAX = -8  # mallopt(3)
 # Set by the first worker ready to answer, so "serving on" is logged once, when a click would work.
 # Created on import in gunicorn's master (which loads the worker class before forking): shared.
@@ -57,6 +58,9 @@ def gunicorn_command(gunicorn: str, s: Settings, plan: ServePlan) -> list[str]:
         *(["--preload"] if plan.preload else []),  # load the index once; workers share its pages
         *("--timeout", "60", "--graceful-timeout", "10", "--log-level", s.log_level.lower()),
         "--no-control-socket",  # gunicorn's admin socket would need a writable $HOME; nothing uses it
+        # GET /api/documents?q=…&publisher=… takes 300 characters each, 3,600 bytes URL-encoded at
+        # worst: gunicorn's largest request line (its default, 4094, would answer such a search 414).
+        *("--limit-request-line", str(MAX_REQUEST_LINE)),
         # No gunicorn access log: the app logs every request with its latency.
         "qa_service.web.wsgi:app",
     ]
@@ -112,7 +116,7 @@ class _Request:
         end = self.data.find(HEAD_END)
         if end < 0:
             first = self.data.find(b"\r\n")
-            if (first < 0 and len(self.data) > 8192) or len(self.data) > MAX_HEAD_BYTES:
+            if (first < 0 and len(self.data) > MAX_REQUEST_LINE + 2) or len(self.data) > MAX_HEAD_BYTES:
                 return (414, "uri_too_long") if first < 0 else (431, "headers_too_large")
             return None
         self.head_end = end + len(HEAD_END)
@@ -285,7 +289,7 @@ class BufferedThreadWorker(ThreadWorker):
         conn.close()
 
     def handle_error(self, req, client, addr, exc) -> None:
-        """gunicorn's own errors (a bad request line, a URL over 4094 bytes...) in the API's JSON shape."""
+        """gunicorn's own errors (a bad request line, a request line over 8190 bytes...) in the API's JSON shape."""
         capture = _Capture()
         super().handle_error(req, capture, addr, exc)
         status = capture.status()
