@@ -36,6 +36,7 @@ from qa_service.core.errors import DocumentError, IndexBusy, IndexError_
 from qa_service.core.models import ChunkSettings, Document
 from qa_service.core.settings import Settings
 from qa_service.index import Backend, open_backend, pointer_dir
+from qa_service.index.catalog import LISTED
 from qa_service.index.publish import CURRENT, replace_file
 from qa_service.ingest.formats import FormatError
 from qa_service.ingest.loaders import (
@@ -307,7 +308,7 @@ class LiveIndex:
                 target.unlink(missing_ok=True)  # the corpus is back as it was; the old index is still live
                 raise
         doc = service.index.document(name) or {}
-        return {k: doc.get(k) for k in ("id", "title", "publisher", "published", "format", "articles")}
+        return {k: doc.get(k) for k in LISTED}  # as GET /api/documents lists it
 
     def _read(self, name: str, data: bytes, target: Path) -> Document:
         """The upload as the index will read it: every check of a corpus file, before anything is written."""
