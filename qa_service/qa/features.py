@@ -67,6 +67,8 @@ ANSWERABLE_FEATURES = (
     "top_coverage",
     "date_missing",
     "name_unknown",
+    "passage_missing",
+    "passage_missing_top",
 )
 
 
@@ -158,6 +160,8 @@ def answerable_features(
     top_coverage: float,
     date_missing: bool,
     name_unknown: bool,
+    passage_missing: float,
+    passage_missing_top: float,
 ) -> np.ndarray:
     return np.array(
         [
@@ -172,6 +176,8 @@ def answerable_features(
             top_coverage,
             float(date_missing),
             float(name_unknown),
+            passage_missing,
+            passage_missing_top,
         ],
         dtype=np.float64,
     )
