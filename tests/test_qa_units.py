@@ -11,7 +11,7 @@ import pytest
 
 from qa_service.core.models import Chunk, Hit
 from qa_service.core.tokenizer import Tokenizer
-from qa_service.qa.answer import compose, highlights, passage_missing
+from qa_service.qa.answer import compose, highlights
 from qa_service.qa.entities import enumerations, org_names, person_names, question_names
 from qa_service.qa.kinds import answer_kind
 from qa_service.qa.listing import list_spec
@@ -120,19 +120,6 @@ def test_coverage_weighs_rare_words_and_knows_unknown_ones():
     assert s.coverage("无关的句子") == 0.0
     unknown = Scorer(parse_question(TOKENIZER, "巴黎的垃圾分类怎么样？"), _idf(idf), max_idf=6.0)
     assert "巴黎" in unknown.unknown
-
-
-def test_the_words_the_cited_passage_lacks_and_how_weighty_the_weightiest_is():
-    q = parse_question(TOKENIZER, "东风街道的垃圾分类怎么样？")
-    s = Scorer(q, _idf({"东风街道": 5.0, "垃圾": 1.0, "分类": 1.0}), max_idf=6.0)
-    chunk = Chunk(id="d#0.0", text="东风 街道开展垃圾分类", char_start=0, char_end=10, doc_id="d", article=0, title="")
-    assert passage_missing(s, Hit(chunk=chunk, score=1.0, rank=0)) == (0.0, 0.0)  # spaces aside, all there
-    chunk = Chunk(id="d#0.1", text="开展垃圾分类", char_start=0, char_end=6, doc_id="d", article=0, title="")
-    count, top = passage_missing(s, Hit(chunk=chunk, score=1.0, rank=0))
-    assert count == 0.25 and top == 1.0  # one word lacking, and it is the weightiest
-    chunk = Chunk(id="d#0.2", text="东风街道开展活动", char_start=0, char_end=8, doc_id="d", article=0, title="垃圾")
-    count, top = passage_missing(s, Hit(chunk=chunk, score=1.0, rank=0))
-    assert count == 0.25 and 0 < top < 1  # the title counts; 分类 is lacking and weighs less
 
 
 # -- entities ----------------------------------------------------------------------------------

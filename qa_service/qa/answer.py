@@ -33,9 +33,8 @@ def answerable_inputs(
     """What the abstention scorer reads: how likely the reading is, how much of the question the
     evidence holds, the weight of words the corpus has never seen, names the question asks about
     that the cited document lacks or that the whole corpus has never seen (二七区 asked of bulletins
-    from other districts), a year or day the question names that the cited passage neither says
-    nor was published on (2022年 asked of a 2021 bulletin), and the question's words the cited
-    passage lacks (a story on the same topic that does not tell the asked fact)."""
+    from other districts), and a year or day the question names that the cited passage neither says
+    nor was published on (2022年 asked of a 2021 bulletin)."""
     unknown = sum(w for t, w in scorer.weights.items() if t in scorer.unknown) / scorer.total if scorer.total else 1.0
     focus_unknown = any(len(f) >= 2 for f in scorer.focus & scorer.unknown)
     names_missing = not names_held(query, hit, doc_text)
@@ -51,17 +50,7 @@ def answerable_inputs(
         reading.best_coverage,
         date_missing(query.text, hit),
         name_unknown,
-        *passage_missing(scorer, hit),
     )
-
-
-def passage_missing(scorer: Scorer, hit: Hit) -> tuple[float, float]:
-    """How many of the question's words (two characters or more) the cited passage lacks (up to 4,
-    over 4), and the weight of the weightiest of them over the question's weightiest word's."""
-    text = strip_ws(f"{hit.chunk.title}{hit.chunk.text}").lower()
-    missing = [w for t, w in scorer.weights.items() if len(t) >= 2 and t not in text]
-    top = max(scorer.weights.values(), default=0.0)
-    return min(len(missing), 4) / 4, (max(missing, default=0.0) / top if top else 0.0)
 
 
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")

@@ -67,8 +67,6 @@ ANSWERABLE_FEATURES = (
     "top_coverage",
     "date_missing",
     "name_unknown",
-    "passage_missing",
-    "passage_missing_top",
 )
 
 
@@ -160,8 +158,6 @@ def answerable_features(
     top_coverage: float,
     date_missing: bool,
     name_unknown: bool,
-    passage_missing: float,
-    passage_missing_top: float,
 ) -> np.ndarray:
     return np.array(
         [
@@ -176,8 +172,6 @@ def answerable_features(
             top_coverage,
             float(date_missing),
             float(name_unknown),
-            passage_missing,
-            passage_missing_top,
         ],
         dtype=np.float64,
     )
