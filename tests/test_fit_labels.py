@@ -22,6 +22,12 @@ def test_a_question_whose_gold_no_passage_holds_stays_a_negative():
     assert _unanswerable(item) == [item]
 
 
+def test_a_number_matches_with_its_punctuation():
+    # 10.3% is not 103%: the check is the evidence figures' own, whitespace aside only.
+    assert _unanswerable(_asked(["10.3%"], "同比增长103%。")) != []
+    assert _unanswerable(_asked(["10.3%"], "同比增长 10.3 %。")) == []
+
+
 def test_a_question_without_gold_stays_a_negative():
     item = _asked(["", "。"], "韩国总统府当天发表声明。")
     assert _unanswerable(item) == [item]
