@@ -3,14 +3,16 @@ terms; an index keeps its own."""
 
 import importlib.util
 import json
+import marshal
 import pickle
 import shutil
 
+import jieba
 import pytest
 
 from qa_service.core.errors import ConfigError, IndexIncompatible
 from qa_service.core.settings import DEFAULT_TOKENIZER, TOKENIZERS, Settings, from_env, worker_environment
-from qa_service.core.tokenizer import Tokenizer
+from qa_service.core.tokenizer import Tokenizer, _base_dictionary
 from qa_service.index.embedded.store import EmbeddedIndex, IndexSettings
 from qa_service.index.embedded.versions import SegmentedIndex
 from qa_service.ingest.pipeline import build_corpus
@@ -179,3 +181,20 @@ def test_index_settings_record_the_segmenter():
     assert IndexSettings().to_dict()["tokenizer"] == "rjieba+bigrams"
     d = IndexSettings(bigrams=False, segmenter="rjieba").to_dict()
     assert (d["segmenter"], d["tokenizer"]) == ("rjieba", "rjieba")
+
+
+def test_the_base_dictionary_loads_from_jiebas_cache_as_jieba_does(monkeypatch, tmp_path):
+    # _base_dictionary reads jieba's cache file whole (core/tokenizer.py, _WholeFileMarshal); what it
+    # loads, written on a cache miss and read back on a hit, is what jieba loads itself.
+    for _ in ("miss: written", "hit: read"):
+        fresh = jieba.Tokenizer()
+        fresh.tmp_dir = str(tmp_path)
+        monkeypatch.setattr(jieba, "dt", fresh)
+        assert _base_dictionary(jieba) is fresh and fresh.initialized
+        assert jieba.marshal is marshal  # jieba's own module is back in place
+    assert (tmp_path / "jieba.cache").is_file()
+    itself = jieba.Tokenizer()
+    itself.tmp_dir = str(tmp_path)
+    itself.initialize()
+    assert (fresh.FREQ, fresh.total) == (itself.FREQ, itself.total)
+    assert len(fresh.FREQ) > 100_000
