@@ -147,14 +147,14 @@ def _base_dictionary(module: ModuleType) -> Any:
     with _BASE_LOCK:
         base = module.dt
         if not base.initialized:
-            saved = getattr(module, "marshal", None)
-            if saved is marshal:
+            patched = vars(module).get("marshal") is marshal  # jieba's and jieba_fast's module import it
+            if patched:
                 module.marshal = _WholeFileMarshal
             try:
                 base.initialize()
             finally:
-                if saved is marshal:
-                    module.marshal = saved
+                if patched:
+                    module.marshal = marshal
     return base
 
 
