@@ -3,10 +3,14 @@ filtering and sorting the rows in Python would give, over one table or several w
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qa_service.index import catalog as catalog_module
 from qa_service.index.catalog import LISTED, SORT_DATE, SORT_TITLE, DocumentCatalog, DocumentQuery
 from qa_service.index.documents import document_table
 from qa_service.index.records import RecordTable
@@ -131,3 +135,38 @@ def test_a_plain_list_of_documents_is_listed_too():
     rows = [{"id": "x.txt", "title": "乙", "published": "2021-01-02"}, {"id": "y.txt", "title": "甲"}]
     page = DocumentCatalog(rows).page(DocumentQuery(order="asc"))
     assert [d["id"] for d in page.documents] == ["x.txt", "y.txt"] and page.next_offset is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(documents(), documents(), queries)
+def test_the_next_version_reuses_a_kept_tables_order(first, added, query):
+    # After an upload the index version keeps the segments it had (the same table objects) and adds
+    # one: the kept table is not sorted again, and the list is what sorting every row would give.
+    added = [{**r, "id": "new-" + r["id"]} for r in added]
+    kept = document_table(first)
+    before = DocumentCatalog(Segments([(kept, None)]))
+    assert [d["id"] for d in before.page(query).documents] == expected(first, query)[0]
+    sorted_once = catalog_module._PER_TABLE[kept][query.order]
+    after = DocumentCatalog(Segments([(kept, None), (document_table(added), None)]))
+    page = after.page(query)
+    ids, total = expected(first + added, query)
+    assert [d["id"] for d in page.documents] == ids and page.total == total
+    assert catalog_module._PER_TABLE[kept][query.order] is sorted_once
+
+
+@pytest.mark.parametrize("added_first", [False, True])
+def test_an_uploads_rows_are_placed_among_a_large_tables_rows_as_a_full_sort_would(added_first):
+    # A table eight times larger than the rest keeps its order; the others' rows are placed by a binary
+    # search, ties (the same date and title) going by where each row is stored.
+    rng = random.Random(5)
+    day = ["2021-03-05", "2021-04-16", "2020-12-31", "", None]
+    big = [{"id": f"k{i:03d}", "title": rng.choice("甲乙丙"), "published": rng.choice(day)} for i in range(120)]
+    small = [{"id": f"n{i}", "title": rng.choice("甲乙丙"), "published": rng.choice(day)} for i in range(12)]
+    parts = [(document_table(small), None), (document_table(big), None)]
+    rows = small + big
+    if not added_first:
+        parts, rows = parts[::-1], big + small
+    catalog = DocumentCatalog(Segments(parts))
+    for order in ("desc", "asc"):
+        query = DocumentQuery(order=order, limit=200)
+        assert [d["id"] for d in catalog.page(query).documents] == expected(rows, query)[0]

@@ -3,7 +3,10 @@
 A million documents listed whole are about 150 MB of JSON, which a browser then filters row by row.
 The catalog reads the documents tables' columns with numpy instead (index/records.py) and makes a
 dict only for each document of the page asked.  The order of the list (by date, undated last, then
-by title) and the publishers are worked out once per index version, on first use.
+by title) and the publishers are worked out once per index version, on first use, from what is kept
+with each table: a version after an upload or a delete shares the tables of the segments it kept
+(index/embedded/versions.py), so only a new segment's rows are sorted, then placed among the kept
+rows (``merged_order``).
 
 Titles sort by their UTF-8 bytes (code-point order), not by pinyin: the same order for every client.
 """
@@ -11,6 +14,7 @@ Titles sort by their UTF-8 bytes (code-point order), not by pinyin: the same ord
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -27,6 +31,11 @@ SEARCHED = 1024  # bytes of a title or id searched (a longer title is searched i
 SORT_TITLE = 48  # bytes of a title that order documents of the same date
 SORT_DATE = 32  # bytes of a published date compared (YYYY-MM-DD, or a longer stamp)
 PUBLISHER_BYTES = 1024  # a publisher name longer than this is not offered as a choice
+
+# What the list works out from each table, kept with it: its rows in list order ("asc", "desc",
+# both from "by title") and its publishers ("publishers", "which").  A table is immutable, and it
+# outlives the index version that first listed it when the next version keeps its segment.
+_PER_TABLE: weakref.WeakKeyDictionary[RecordTable, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -73,7 +82,6 @@ class DocumentCatalog:
         self._bases = np.cumsum([0, *(len(t) for t, _ in self._tables)])
         self._live = np.concatenate([np.ones(len(t), bool) if live is None else live for t, live in self._tables])
         self._orders: dict[str, np.ndarray] = {}
-        self._by_title: np.ndarray | None = None
         self._publishers: list[tuple[str, int]] | None = None
         self._lock = threading.Lock()  # requests arriving together sort the list once
 
@@ -92,10 +100,9 @@ class DocumentCatalog:
             if self._publishers is None:
                 counts: Counter[bytes] = Counter()
                 for (table, _), live in zip(self._tables, self._split(self._live), strict=True):
-                    names = table.strings("publisher", PUBLISHER_BYTES + 1)[live]
-                    values, n = np.unique(names[(names != b"") & (np.strings.str_len(names) <= PUBLISHER_BYTES)],
-                                          return_counts=True)  # fmt: skip
-                    counts.update(dict(zip(values.tolist(), n.tolist(), strict=True)))
+                    values, which = table_publishers(table)
+                    n = np.bincount(which[live & (which >= 0)], minlength=len(values))
+                    counts.update({v: int(c) for v, c in zip(values.tolist(), n.tolist(), strict=True) if c})
                 decoded = ((name.decode("utf-8"), n) for name, n in counts.items())
                 self._publishers = sorted(decoded, key=lambda p: (-p[1], p[0]))
             return self._publishers
@@ -118,18 +125,8 @@ class DocumentCatalog:
         """Every row (global), by date (``order``; undated last either way), then title, then as stored."""
         with self._lock:
             if order not in self._orders:
-                if self._by_title is None:  # both orders start from it (1 s at a million titles)
-                    self._by_title = np.argsort(self._column("title", SORT_TITLE), kind="stable")
-                dates = self._column("published", SORT_DATE)
-                values, rank = np.unique(dates, return_inverse=True)
-                key = rank if order == "asc" else len(values) - rank
-                key[dates == b""] = len(values) + 1
-                self._orders[order] = self._by_title[np.argsort(key[self._by_title], kind="stable")]
+                self._orders[order] = merged_order([t for t, _ in self._tables], self._bases, order)
             return self._orders[order]
-
-    def _column(self, column: str, width: int) -> np.ndarray:
-        parts = [table.strings(column, width) for table, _ in self._tables]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype="S1")
 
     def _split(self, rows: np.ndarray) -> Sequence[np.ndarray]:
         return np.split(rows, self._bases[1:-1])
@@ -138,3 +135,83 @@ class DocumentCatalog:
         k = int(np.searchsorted(self._bases, row, side="right")) - 1
         record = self._tables[k][0][row - int(self._bases[k])]
         return {key: record.get(key) for key in LISTED}
+
+
+def merged_order(tables: Sequence[RecordTable], bases: np.ndarray, order: Order) -> np.ndarray:
+    """The rows of ``tables`` (global: ``bases`` where each table's start) in list order.  The largest
+    table's rows come in its own order, kept with it; the others' (an upload's new segment) are
+    sorted together and each placed among them by a binary search that reads the sort keys of only
+    the rows it compares with."""
+    if not tables:
+        return np.zeros(0, np.int64)
+    big = max(range(len(tables)), key=lambda k: len(tables[k]))
+    run = table_order(tables[big], order) + bases[big]
+    others = [k for k in range(len(tables)) if k != big]
+    if not others:
+        return run
+    rows = np.concatenate([np.arange(bases[k], bases[k + 1]) for k in others])
+    if len(rows) * 8 > len(run):  # many rows to place: sort every row's key instead
+        keys = np.concatenate([sort_keys(t, order) for t in tables])
+        return np.argsort(keys, kind="stable")
+    keys = np.concatenate([sort_keys(tables[k], order) for k in others])
+    placed = np.argsort(keys, kind="stable")
+    rows, keys = rows[placed], keys[placed]
+    lo, hi = np.zeros(len(rows), np.int64), np.full(len(rows), len(run))
+    while (active := np.flatnonzero(lo < hi)).size:
+        mid = (lo[active] + hi[active]) // 2
+        probe = run[mid]
+        probe_keys = sort_keys(tables[big], order, probe - bases[big])
+        # equal keys: as stored, i.e. by global row
+        after = (probe_keys < keys[active]) | ((probe_keys == keys[active]) & (probe < rows[active]))
+        lo[active] = np.where(after, mid + 1, lo[active])
+        hi[active] = np.where(after, hi[active], mid)
+    return np.insert(run, lo, rows)
+
+
+def table_publishers(table: RecordTable) -> tuple[np.ndarray, np.ndarray]:
+    """``table``'s distinct publishers (UTF-8) and each row's among them (-1: none, or a name over
+    PUBLISHER_BYTES), worked out once and kept with the table: a version counts its live rows' only."""
+    known = _PER_TABLE.setdefault(table, {})
+    if "publishers" not in known:
+        names = table.strings("publisher", PUBLISHER_BYTES + 1)
+        listed = (names != b"") & (np.strings.str_len(names) <= PUBLISHER_BYTES)
+        values, which = np.unique(names[listed], return_inverse=True)
+        known["publishers"] = values
+        known["which"] = np.full(len(names), -1, np.int64)
+        known["which"][listed] = which
+    return known["publishers"], known["which"]
+
+
+def table_order(table: RecordTable, order: Order) -> np.ndarray:
+    """``table``'s rows in list order, sorted once and kept with the table."""
+    known = _PER_TABLE.setdefault(table, {})
+    if order not in known:  # the same order as sorting sort_keys, in two passes that take 2/3 the time
+        if "by title" not in known:  # both orders start from it: 1 s at a million documents
+            known["by title"] = np.argsort(table.strings("title", SORT_TITLE), kind="stable")
+        by_title = known["by title"]
+        dates = table.strings("published", SORT_DATE)
+        values, rank = np.unique(dates, return_inverse=True)
+        key = rank if order == "asc" else len(values) - rank
+        key[dates == b""] = len(values) + 1
+        known[order] = by_title[np.argsort(key[by_title], kind="stable")]
+    return known[order]
+
+
+def sort_keys(table: RecordTable, order: Order, rows: np.ndarray | None = None) -> np.ndarray:
+    """Each row's (or ``rows``') place in the list as bytes compared as they are (``S81``): 1 if
+    undated, the date (SORT_DATE bytes, each inverted for newest first), the title (SORT_TITLE bytes)."""
+    dates = _padded(table.strings("published", SORT_DATE, rows), SORT_DATE)
+    titles = _padded(table.strings("title", SORT_TITLE, rows), SORT_TITLE)
+    undated = ~dates.any(axis=1)
+    if order == "desc":
+        dates[~undated] = 255 - dates[~undated]
+    keys = np.concatenate([undated[:, None].view(np.uint8), dates, titles], axis=1)
+    return keys.view(f"S{keys.shape[1]}").ravel()
+
+
+def _padded(column: np.ndarray, width: int) -> np.ndarray:
+    """A ``S<n>`` column (n <= width) as rows of ``width`` bytes, zeros after each value."""
+    out = np.zeros((len(column), width), np.uint8)
+    if len(column):
+        out[:, : column.dtype.itemsize] = column.view(np.uint8).reshape(len(column), column.dtype.itemsize)
+    return out

@@ -206,12 +206,12 @@ class RecordTable(Sequence[dict[str, Any]]):
             mask[part] = ok
         return mask
 
-    def strings(self, column: str, width: int) -> np.ndarray:
-        """Every row's ``column`` as UTF-8 bytes cut at ``width`` (``S<width>``; b"" where it is no string):
-        sort keys without a str per row."""
-        starts, stops = self._spans(column)
+    def strings(self, column: str, width: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Every row's (or ``rows``') ``column`` as UTF-8 bytes cut at ``width`` (``S<width>``; b"" where
+        it is no string): sort keys without a str per row."""
+        starts, stops = self._spans(column) if rows is None else (a[rows] for a in self._spans(column))
         width = max(1, min(width, int((stops - starts).max(initial=1)) - 1))
-        out = np.zeros(self._rows, dtype=f"S{width}")
+        out = np.zeros(len(starts), dtype=f"S{width}")
         for rows in self._string_rows(starts, stops, width):
             out[rows] = self._gather(starts[rows] + 1, width, np.minimum(stops[rows] - starts[rows] - 1, width))
         return out
