@@ -12,7 +12,8 @@ faster ``tokens``); ``QA_TOKENIZER`` may name ``jieba`` or ``jieba_fast`` (jieba
 ~2x; the ``[fast]`` extra) instead.  They take the same user words, but do not always cut alike
 (benchmarks/tokenizers.py measures how often, and what it does to retrieval), so an index records
 which one built it and is not opened with another.
-Part-of-speech tagging (``jieba.posseg``, for answers) stays jieba whichever segments.
+Part-of-speech tagging (``jieba.posseg``, for answers; its HMM decoded by core/postag.py) stays
+jieba whichever segments.
 """
 
 from __future__ import annotations

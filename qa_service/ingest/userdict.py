@@ -6,10 +6,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-import jieba.posseg as pseg
-
 from qa_service.core.lexicon import NAME_SUFFIXES
 from qa_service.core.models import Article
+from qa_service.core.postag import pseg
 from qa_service.core.text import ATTRIBUTION_TAIL, IDEOGRAPH
 
 _NAME_IN_TEXT = re.compile(

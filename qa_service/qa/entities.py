@@ -11,14 +11,13 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import jieba.posseg as pseg
-
 from qa_service.core.lexicon import (
     NAME_SUFFIXES,
     OFFICE_SUFFIXES,
     PLACE_SUFFIXES,
     starts_with_surname,
 )
+from qa_service.core.postag import pseg
 from qa_service.core.tokenizer import Tokenizer
 
 _GENERIC = re.compile(r"^(?:各|全|本|该|我|两|多|每|其他|有关|相关|辖区|城区|社区|街道|乡镇|城市|省市|全区|全市|全县)")

@@ -19,9 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-import jieba.posseg as pseg
-
 from qa_service.core.models import Hit
+from qa_service.core.postag import pseg
 from qa_service.core.text import sentence_spans, strip_ws
 
 # One item of a 、-run: no clause punctuation; a short quote or a title may sit inside it (“六小”门店).

@@ -19,10 +19,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import jieba.posseg as pseg
 import numpy as np
 
 from qa_service.core.lexicon import starts_with_surname
+from qa_service.core.postag import pseg
 from qa_service.qa.features import EXPLAINING, PUNCT, QuestionView
 from qa_service.qa.kinds import NUMBER_UNIT, PERSON, SHAPES
 
