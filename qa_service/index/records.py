@@ -212,8 +212,8 @@ class RecordTable(Sequence[dict[str, Any]]):
         starts, stops = self._spans(column) if rows is None else (a[rows] for a in self._spans(column))
         width = max(1, min(width, int((stops - starts).max(initial=1)) - 1))
         out = np.zeros(len(starts), dtype=f"S{width}")
-        for rows in self._string_rows(starts, stops, width):
-            out[rows] = self._gather(starts[rows] + 1, width, np.minimum(stops[rows] - starts[rows] - 1, width))
+        for part in self._string_rows(starts, stops, width):
+            out[part] = self._gather(starts[part] + 1, width, np.minimum(stops[part] - starts[part] - 1, width))
         return out
 
     def contains(self, column: str, needle: str, width: int) -> np.ndarray:
