@@ -2,7 +2,10 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import qa_service.index.embedded.ranking as ranking
 import qa_service.index.embedded.terms as terms_module
 from qa_service.core.tokenizer import Tokenizer
 from qa_service.index.embedded.bm25 import BM25, BM25Params, TermTable
@@ -95,3 +98,46 @@ def test_top_k_equals_a_full_sort(seed_texts):
             ids, scores = bm.top_k(qt, k)
             want_ids, want_scores = _ranking(bm, qt, k)
             assert ids.tolist() == want_ids and scores.tolist() == want_scores
+
+
+@pytest.mark.parametrize("block", [4, 64, 1 << 16])
+def test_top_k_scored_a_block_at_a_time_equals_a_full_sort(seed_texts, monkeypatch, block):
+    """Blocks smaller than the corpus: each block's threshold comes from the blocks before it."""
+    monkeypatch.setattr(ranking, "BLOCK", block)
+    tok = Tokenizer()
+    bm = BM25.build([tok.tokens(t) for t in seed_texts] * 3)
+    for q in [*QUESTIONS, "街道 社区 工作", "爱国卫生运动"]:
+        qt = tok.tokens(q)
+        for k in (1, 5, 30, 500):
+            ids, scores = bm.top_k(qt, k)
+            assert (ids.tolist(), scores.tolist()) == _ranking(bm, qt, k)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n_docs=st.integers(1, 300),
+    block=st.sampled_from([1, 3, 16, 64, 1 << 16]),
+    k=st.integers(1, 40),
+    seed=st.integers(0, 2**32 - 1),
+    with_deleted=st.booleans(),
+)
+def test_top_k_of_postings_equals_bincount_and_a_full_sort(n_docs, block, k, seed, with_deleted):
+    """Any postings, with ties (few distinct weights) and deleted passages: the same passages and
+    float32 scores as summing every posting with np.bincount and sorting all passages."""
+    rng = np.random.default_rng(seed)
+    docs = [np.sort(rng.choice(n_docs, rng.integers(0, n_docs + 1), replace=False)).astype(np.int32) for _ in range(4)]
+    weights = [rng.choice(np.array([0.5, 1.25, 3.0], np.float32), len(d)) for d in docs]
+    deleted = np.sort(rng.choice(n_docs, n_docs // 3, replace=False)) if with_deleted else None
+    acc = np.bincount(np.concatenate(docs), weights=np.concatenate(weights), minlength=n_docs)
+    if deleted is not None:
+        acc[deleted] = 0.0
+    s32 = acc.astype(np.float32)
+    order = [int(i) for i in np.lexsort((np.arange(n_docs), -s32)) if s32[i] > 0][:k]
+    old = ranking.BLOCK
+    ranking.BLOCK = block  # hypothesis runs many examples per call: no monkeypatch fixture here
+    try:
+        ids, scores = ranking.top_k_of_postings(docs, weights, n_docs, k, deleted)
+    finally:
+        ranking.BLOCK = old
+    assert ids.tolist() == order
+    assert scores.tolist() == [float(s32[i]) for i in order]

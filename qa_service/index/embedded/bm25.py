@@ -52,7 +52,7 @@ from qa_service.index.embedded.counting import (
 )
 from qa_service.index.embedded.merge_terms import document_frequencies, merge_terms
 from qa_service.index.embedded.postings import Postings, _bytes_array, _copy_file, _write, open_postings, write_postings
-from qa_service.index.embedded.ranking import MIN_IDF, length_norm, max_idf, okapi_idf, raw_mean_idf, select_top_k
+from qa_service.index.embedded.ranking import MIN_IDF, length_norm, max_idf, okapi_idf, raw_mean_idf, top_k_of_postings
 from qa_service.index.embedded.term_ids import Tokens
 from qa_service.index.embedded.terms import TermTable, _DictTerms
 
@@ -72,7 +72,6 @@ __all__ = [
     "max_idf",
     "okapi_idf",
     "raw_mean_idf",
-    "select_top_k",
 ]
 
 FORMAT = "bm25-csr-1"
@@ -348,8 +347,8 @@ class BM25(TermIdf):
         known = ids >= 0
         return ids[known], reps[known]
 
-    def _accumulate(self, ids: np.ndarray, reps: np.ndarray) -> tuple[np.ndarray | None, list[np.ndarray]]:
-        """float64 score of every passage (None if no postings) and each term's passages."""
+    def _postings_of(self, ids: np.ndarray, reps: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Each known query term's passages and float32 weights (times its repeats in the query)."""
         docs: list[np.ndarray] = []
         ws: list[np.ndarray] = []
         indptr, postings = self.indptr, self._postings
@@ -359,18 +358,14 @@ class BM25(TermIdf):
                 d, w = postings(s, e)
                 docs.append(d)
                 ws.append(w if r == 1.0 else w * np.float32(r))
-        if not docs:
-            return None, docs
-        d = docs[0] if len(docs) == 1 else np.concatenate(docs)
-        w = ws[0] if len(ws) == 1 else np.concatenate(ws)
-        return np.bincount(d, weights=w, minlength=self.n_docs), docs
+        return docs, ws
 
     def scores(self, tokens: Iterable[str]) -> np.ndarray:
         """BM25 score of every passage for the query tokens."""
-        ids, reps = self.term_ids(tokens)
-        acc, _ = self._accumulate(ids, reps)
-        if acc is None:
+        docs, ws = self._postings_of(*self.term_ids(tokens))
+        if not docs:
             return np.zeros(self.n_docs, dtype=np.float32)
+        acc = np.bincount(np.concatenate(docs), weights=np.concatenate(ws), minlength=self.n_docs)
         return acc.astype(np.float32)
 
     def top_k(self, tokens: Iterable[str], k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -384,9 +379,8 @@ class BM25(TermIdf):
         k = min(k, self.n_docs)
         if k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        ids, reps = self.term_ids(tokens)
-        acc, docs = self._accumulate(ids, reps)
-        return select_top_k(acc, docs, k)
+        docs, ws = self._postings_of(*self.term_ids(tokens))
+        return top_k_of_postings(docs, ws, self.n_docs, k)
 
 
 def _check_sizes(d: Path, meta: dict[str, Any], table: TermTable, indptr: np.ndarray) -> None:

@@ -55,28 +55,97 @@ def okapi_idf(df: np.ndarray, n_docs: int, params: BM25Params, mean_idf: float |
     return idf
 
 
-def select_top_k(acc: np.ndarray | None, docs: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Ids and float32 scores of the k passages with the best positive score in ``acc``, best first,
-    ties by id.  ``docs``: the passages of each query term; the k-th best score among those of the
-    rarest terms is a lower bound on the k-th best overall, so only passages reaching it are ranked."""
-    if acc is None or k <= 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    # Slightly lowered, so that every passage whose float32 score could tie the k-th is kept.
+# Passages scored together: a block's float64 scores (512 KiB) stay in a core's cache while every
+# query term's postings in it are added, where one array over a million passages takes them at
+# random across 8 MB (200k postings in 12 sorted runs: np.bincount 0.7 ms into 64k passages, 5.0 ms
+# into 1M, on the benchmark machine).
+BLOCK = 1 << 16
+_EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float32))
+
+
+def top_k_of_postings(
+    docs: Sequence[np.ndarray],
+    weights: Sequence[np.ndarray],
+    n_docs: int,
+    k: int,
+    deleted: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and float32 scores of the k passages with the best positive score, best first, ties by id.
+
+    ``docs[i]`` (ascending passage ids) and ``weights[i]`` (float32) are one term's postings; a
+    passage's score is the float64 sum of its weights in list order, as ``np.bincount`` over the
+    concatenated postings sums them, and ``deleted`` (ascending ids) score 0.  The passages are
+    scored a block at a time; a block keeps only those reaching the k-th best score of the blocks
+    before it, a lower bound on the k-th best overall."""
+    if not docs or k <= 0 or n_docs <= 0:
+        return _EMPTY
+    size = BLOCK if n_docs > 2 * BLOCK else n_docs  # one array up to twice a block: as fast, fewer steps
+    edges = np.arange(0, n_docs + size, size).clip(max=n_docs)
+    cuts = [np.searchsorted(d, edges.astype(d.dtype)).tolist() if size < n_docs else [0, len(d)] for d in docs]
+    cand: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
     theta = 0.0
-    if len(acc) > 4 * k:
-        seed: list[np.ndarray] = []
-        n = 0
-        for d in sorted(docs, key=len):
-            seed.append(d)
-            n += len(d)
-            if n >= 2 * k:
-                break
-        sample = np.unique(np.concatenate(seed)) if len(seed) > 1 else seed[0]
-        if len(sample) >= k:
-            vals = acc[sample]
-            theta = float(np.partition(vals, len(vals) - k)[len(vals) - k]) * (1 - 1e-6)
-    cand = np.flatnonzero(acc >= theta) if theta > 0 else np.flatnonzero(acc > 0)
-    s32 = acc[cand].astype(np.float32)
+    for b, lo in enumerate(range(0, n_docs, size)):
+        terms = zip(docs, weights, cuts, strict=True)
+        parts = [(d[c[b] : c[b + 1]], w[c[b] : c[b + 1]]) for d, w, c in terms if c[b + 1] > c[b]]
+        if not parts:
+            continue
+        dd = np.concatenate([p[0] for p in parts])
+        dd -= lo
+        ww = np.concatenate([p[1] for p in parts])
+        block = np.bincount(dd, weights=ww, minlength=min(size, n_docs - lo))
+        if deleted is not None:
+            gone = deleted[np.searchsorted(deleted, lo) : np.searchsorted(deleted, lo + size)]
+            block[gone - lo] = 0.0
+        if theta == 0:  # nothing kept yet: bound the block's k-th best by its rarest terms' passages
+            theta = _rarest_kth([p[0] for p in parts], block, lo, k)
+        sel = np.flatnonzero(block >= theta) if theta > 0 else np.flatnonzero(block > 0)
+        cand.append(sel + lo)
+        vals.append(block[sel])
+        if lo + size < n_docs:
+            theta = _raise(cand, vals, k, theta)
+    if not cand:
+        return _EMPTY
+    return _best(np.concatenate(cand), np.concatenate(vals), k)
+
+
+def _rarest_kth(docs: list[np.ndarray], block: np.ndarray, lo: int, k: int) -> float:
+    """The k-th best score in ``block`` (passages ``lo``…) among the passages of its rarest terms,
+    slightly lowered (0: they are fewer than k): a lower bound on its k-th best found by reading a
+    few dozen scores instead of every passage scored."""
+    seed: list[np.ndarray] = []
+    n = 0
+    for d in sorted(docs, key=len):
+        seed.append(d)
+        n += len(d)
+        if n >= 2 * k:
+            break
+    sample = np.unique(np.concatenate(seed)) if len(seed) > 1 else seed[0]
+    if len(sample) < k:
+        return 0.0
+    v = block[sample - lo]
+    return float(np.partition(v, len(v) - k)[len(v) - k]) * (1 - 1e-6)
+
+
+def _raise(cand: list[np.ndarray], vals: list[np.ndarray], k: int, theta: float) -> float:
+    """The k-th best score kept so far, slightly lowered so that every passage whose float32 score
+    could tie it is kept, and the kept passages cut to those reaching it (in place)."""
+    n = sum(len(v) for v in vals)
+    if n < k:
+        return theta
+    v = np.concatenate(vals)
+    kth = float(np.partition(v, n - k)[n - k]) * (1 - 1e-6)
+    if kth <= theta:
+        return theta
+    keep = v >= kth
+    cand[:] = [np.concatenate(cand)[keep]]
+    vals[:] = [v[keep]]
+    return kth
+
+
+def _best(cand: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best of the candidates by float32 score (positive ones only), ties by id."""
+    s32 = scores.astype(np.float32)
     keep = s32 > 0
     cand, s32 = cand[keep], s32[keep]
     if len(cand) > k:

@@ -41,7 +41,7 @@ from qa_service.core.models import Chunk
 from qa_service.core.tokenizer import Tokenizer
 from qa_service.index.embedded.bm25 import BM25Params, CorpusStats
 from qa_service.index.embedded.rankers import make_ranker
-from qa_service.index.embedded.ranking import max_idf, okapi_idf, select_top_k
+from qa_service.index.embedded.ranking import max_idf, okapi_idf, top_k_of_postings
 from qa_service.index.embedded.store import EmbeddedIndex
 from qa_service.index.embedded.terms import TermTable
 from qa_service.index.embeddings import PassageVectors
@@ -215,11 +215,12 @@ class SegmentReader:
     def __len__(self) -> int:
         return self._stats.n_docs
 
-    def _accumulate(self, tokens: Sequence[str]) -> tuple[np.ndarray | None, list[np.ndarray]]:
-        """float64 score of every passage (deleted ones 0) and each term's passages, over all segments."""
+    def _postings_of(self, tokens: Sequence[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Each query term's passages (global ids) and float32 weights in each segment, weighed with
+        the index's statistics now."""
         counts = Counter(tokens)
         if not counts:
-            return None, []
+            return [], []
         terms = list(counts)
         reps = np.fromiter(counts.values(), dtype=np.float64, count=len(terms))
         df, rows = self._df(self.segments, terms)
@@ -229,7 +230,6 @@ class SegmentReader:
         idf[known] = okapi_idf(df[known], st.n_docs, st.params, st.mean_idf)
         docs: list[np.ndarray] = []
         ws: list[np.ndarray] = []
-        of_term: list[int] = []  # which term each array of ``docs`` is of
         for s, ids in zip(self.segments, rows, strict=True):
             bm = s.index.bm25
             found = np.flatnonzero(ids >= 0)
@@ -238,36 +238,30 @@ class SegmentReader:
             i = ids[found]
             # Each term's weights scaled from the idf they were written with to the index's idf now.
             scale = (idf[found] / bm.idf[i] * reps[found]).astype(np.float32).tolist()
-            bounds = zip(bm.indptr[i].tolist(), bm.indptr[i + 1].tolist(), scale, found.tolist(), strict=True)
-            for a, b, f, j in bounds:
+            for a, b, f in zip(bm.indptr[i].tolist(), bm.indptr[i + 1].tolist(), scale, strict=True):
                 d, w = bm._postings(a, b)
                 docs.append(d + s.base if s.base else d)
                 ws.append(w * np.float32(f))
-                of_term.append(j)
-        if not docs:
-            return None, []
-        acc = np.bincount(np.concatenate(docs), weights=np.concatenate(ws), minlength=st.n_docs)
-        if st.deleted is not None:
-            acc[st.deleted] = 0.0
-        # Each term's passages across every segment: top-k's threshold is drawn from the rarest terms,
-        # which a term's few passages in one small segment are not.
-        by_term: dict[int, list[np.ndarray]] = {}
-        for j, d in zip(of_term, docs, strict=True):
-            by_term.setdefault(j, []).append(d)
-        return acc, [ds[0] if len(ds) == 1 else np.concatenate(ds) for ds in by_term.values()]
+        return docs, ws
 
     def search(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         if self._single is not None:
             return self._single.search(tokens, k)
-        acc, docs = self._accumulate(tokens)
-        ids, scores = select_top_k(acc, docs, min(k, len(self)))
+        docs, ws = self._postings_of(tokens)
+        ids, scores = top_k_of_postings(docs, ws, len(self), min(k, len(self)), self._stats.deleted)
         return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
 
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
+        """float32 score of every passage (deleted ones 0), over all segments."""
         if self._single is not None:
             return self._single.scores(tokens)
-        acc, _ = self._accumulate(tokens)
-        return np.zeros(len(self), dtype=np.float32) if acc is None else acc.astype(np.float32)
+        docs, ws = self._postings_of(tokens)
+        if not docs:
+            return np.zeros(len(self), dtype=np.float32)
+        acc = np.bincount(np.concatenate(docs), weights=np.concatenate(ws), minlength=len(self))
+        if self._stats.deleted is not None:
+            acc[self._stats.deleted] = 0.0
+        return acc.astype(np.float32)
 
     def _segment_of(self, i: int) -> Segment:
         return self.segments[bisect.bisect_right(self._bases, i) - 1]
