@@ -372,9 +372,9 @@ class BM25(TermIdf):
         """Ids and scores of the k best passages with a positive score, best first.
 
         Ties are broken by passage id.  Equal to ranking ``scores(tokens)`` in
-        full, but only passages scoring at least the k-th best score among the
-        rarest term's passages are ranked (that score is a lower bound on the
-        k-th best overall).
+        full, but scored a block of passages at a time and only the passages
+        reaching a lower bound on the k-th best score are ranked
+        (``ranking.top_k_of_postings``).
         """
         k = min(k, self.n_docs)
         if k <= 0:

@@ -80,8 +80,11 @@ def top_k_of_postings(
     if not docs or k <= 0 or n_docs <= 0:
         return _EMPTY
     size = BLOCK if n_docs > 2 * BLOCK else n_docs  # one array up to twice a block: as fast, fewer steps
-    edges = np.arange(0, n_docs + size, size).clip(max=n_docs)
-    cuts = [np.searchsorted(d, edges.astype(d.dtype)).tolist() if size < n_docs else [0, len(d)] for d in docs]
+    if size < n_docs:
+        edges = np.arange(0, n_docs + size, size).clip(max=n_docs)
+        cuts = [np.searchsorted(d, edges.astype(d.dtype)).tolist() for d in docs]  # each term's block bounds
+    else:
+        cuts = [[0, len(d)] for d in docs]
     cand: list[np.ndarray] = []
     vals: list[np.ndarray] = []
     theta = 0.0
@@ -90,9 +93,7 @@ def top_k_of_postings(
         parts = [(d[c[b] : c[b + 1]], w[c[b] : c[b + 1]]) for d, w, c in terms if c[b + 1] > c[b]]
         if not parts:
             continue
-        dd = np.concatenate([p[0] for p in parts])
-        dd -= lo
-        ww = np.concatenate([p[1] for p in parts])
+        dd, ww = _joined(parts, lo)
         block = np.bincount(dd, weights=ww, minlength=min(size, n_docs - lo))
         if deleted is not None:
             gone = deleted[np.searchsorted(deleted, lo) : np.searchsorted(deleted, lo + size)]
@@ -107,6 +108,18 @@ def top_k_of_postings(
     if not cand:
         return _EMPTY
     return _best(np.concatenate(cand), np.concatenate(vals), k)
+
+
+def _joined(parts: list[tuple[np.ndarray, np.ndarray]], lo: int) -> tuple[np.ndarray, np.ndarray]:
+    """The terms' postings of one block end to end, passage ids relative to its first passage ``lo``
+    (a single term's arrays as they are: copying them cost a tenth of a query at 100k)."""
+    if len(parts) == 1:
+        d, w = parts[0]
+        return (d - lo if lo else d), w
+    dd = np.concatenate([p[0] for p in parts])
+    if lo:
+        dd -= lo
+    return dd, np.concatenate([p[1] for p in parts])
 
 
 def _rarest_kth(docs: list[np.ndarray], block: np.ndarray, lo: int, k: int) -> float:
