@@ -42,6 +42,17 @@ def test_term_table_finds_every_term_and_nothing_else():
     assert dict(table.items()) == {t: i for t, i in zip(terms, ids.tolist(), strict=True)}
 
 
+def test_term_ids_kept_by_get_stay_right_when_the_memory_is_emptied(monkeypatch):
+    monkeypatch.setattr(terms_module, "TERMS_KEPT", 3)
+    terms = [f"词{i}" for i in range(10)]
+    table, ids = TermTable.from_terms(terms)
+    asked = [*terms, "没有", *reversed(terms), "没有"]
+    want = dict(zip(terms, ids.tolist(), strict=True))
+    for t in asked:  # more distinct terms than are kept: emptied and filled again on the way
+        assert table.get(t) == want.get(t)
+        assert len(table._known) <= 3
+
+
 def test_a_hash_collision_is_resolved_with_another_salt(monkeypatch):
     real = terms_module._hashes
 

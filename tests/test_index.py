@@ -168,3 +168,19 @@ def test_index_folder_holds_no_temporary_leftovers_after_build(tmp_path):
     idx.save(tmp_path)
     names = sorted(os.listdir(tmp_path))
     assert names[0] == CURRENT and len(names) == 2
+
+
+def test_article_rows_are_decoded_once_and_the_memory_is_bounded(seed_index, tmp_path, monkeypatch):
+    from qa_service.index import documents
+
+    monkeypatch.setattr(documents, "ARTICLE_ROWS_KEPT", 2)
+    seed_index.save(tmp_path)
+    index = EmbeddedIndex.load(tmp_path)  # its own memory of rows, read from the saved tables
+    first = index.article(0)
+    assert first == index.articles[0] and index.article(0) is first
+    for i in range(len(index.articles)):
+        assert index.article(i) == index.articles[i]
+        assert len(index._article_rows) <= 2
+    chunk = index.chunk(0)
+    art = index.articles[int(index._chunk_meta[0][0])]
+    assert (chunk.doc_id, chunk.title, chunk.publisher) == (art["document"], art["title"], art["publisher"])

@@ -66,6 +66,11 @@ def article_record(a: Article) -> dict[str, Any]:
     return {**a.meta(), "index": a.index, "char_start": a.char_start, "char_end": a.char_end}
 
 
+# Article rows a passage reads, decoded once per index: a question's 30 passages come from a few
+# articles, and a server is asked about the same ones again.  Bounded: emptied when full.
+ARTICLE_ROWS_KEPT = 4096
+
+
 class DocumentLookup:
     """Documents, their articles and original texts (packed in one UTF-8 blob), by document id.
 
@@ -100,11 +105,22 @@ class DocumentLookup:
         pos = self.documents.position(doc_id)
         return None if pos is None else self.documents[pos]
 
+    def article(self, art_no: int) -> dict[str, Any]:
+        """Row ``art_no`` of the articles table, decoded once (shared: callers must not change it)."""
+        kept: dict[int, dict[str, Any]] = self.__dict__.setdefault("_article_rows", {})
+        row = kept.get(art_no)
+        if row is None:
+            if len(kept) >= ARTICLE_ROWS_KEPT:
+                kept.clear()
+            row = kept[art_no] = self.articles[art_no]
+        return row
+
     def _layout_run(self, doc_id: str) -> list[int] | None:
         if self.layout is None:  # no paged document: no lookup (every hit of every question asks)
             return None
         pos = self.documents.position(doc_id)
-        return None if pos is None else self.documents[pos].get("layout")
+        # One cell, not the whole row: every hit of every question asks.
+        return None if pos is None else self.documents.cell(pos, "layout")
 
     def locator(self, doc_id: str, start: int, end: int) -> Callable[[], dict[str, Any]] | None:
         """For a paged document: what tells a citation of [start, end) its page and boxes."""

@@ -226,7 +226,7 @@ class EmbeddedIndex(DocumentLookup):
 
     def chunk(self, i: int) -> Chunk:
         art_no, start, end = (int(x) for x in self._chunk_meta[i])
-        art = self.articles[art_no]
+        art = self.article(art_no)
         text = self.chunk_text(i)
         return Chunk(
             id=f"{art['document']}#{art['index']}.{i}",

@@ -35,6 +35,10 @@ def _salt(n: int) -> bytes:
     return b"" if n == 0 else n.to_bytes(4, "little")
 
 
+# How many of ``TermTable.get``'s answers are kept (emptied when full).
+TERMS_KEPT = 65536
+
+
 class TermTable:
     """Term -> id without a dict: sorted 64-bit hashes, id = position, bytes to confirm.
 
@@ -50,6 +54,7 @@ class TermTable:
         self.offsets = offsets  # int64, len n + 1
         self.salt = salt
         self._salt = _salt(salt)
+        self._known: dict[str, int] = {}  # ``get``'s answers (-1: absent); the table never changes
 
     @classmethod
     def from_terms(cls, terms: Sequence[str]) -> tuple[TermTable, np.ndarray]:
@@ -106,7 +111,14 @@ class TermTable:
         return out
 
     def get(self, term: str, default: int | None = None) -> int | None:
-        i = int(self.lookup([term])[0])
+        # One term at a time is how answers weigh a question's words (a hash, a search and a compare
+        # of numpy scalars each): the words of questions repeat, so their ids are kept.
+        i = self._known.get(term)
+        if i is None:
+            i = int(self.lookup([term])[0])
+            if len(self._known) >= TERMS_KEPT:
+                self._known.clear()
+            self._known[term] = i
         return default if i < 0 else i
 
     def __contains__(self, term: object) -> bool:
