@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from qa_service.core.kept import Kept
 from qa_service.core.models import Article, Corpus, Document, Hit
 from qa_service.index.layout import LayoutStore, layout_record
 from qa_service.index.records import ARTICLE_COLUMNS, DOCUMENT_COLUMNS, RecordTable
@@ -107,13 +108,11 @@ class DocumentLookup:
 
     def article(self, art_no: int) -> dict[str, Any]:
         """Row ``art_no`` of the articles table, decoded once (shared: callers must not change it)."""
-        kept: dict[int, dict[str, Any]] = self.__dict__.setdefault("_article_rows", {})
+        kept: Kept[int, dict[str, Any]] | None = self.__dict__.get("_article_rows")
+        if kept is None:  # the backends' own constructors build the tables: the rows are kept from here
+            kept = self._article_rows = Kept(ARTICLE_ROWS_KEPT)
         row = kept.get(art_no)
-        if row is None:
-            if len(kept) >= ARTICLE_ROWS_KEPT:
-                kept.clear()
-            row = kept[art_no] = self.articles[art_no]
-        return row
+        return kept.keep(art_no, self.articles[art_no]) if row is None else row
 
     def _layout_run(self, doc_id: str) -> list[int] | None:
         if self.layout is None:  # no paged document: no lookup (every hit of every question asks)

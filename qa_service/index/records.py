@@ -30,6 +30,7 @@ from typing import Any, BinaryIO, overload
 
 import numpy as np
 
+from qa_service.core.kept import Kept
 from qa_service.index.publish import FolderWriter, map_bytes, write_file
 
 EXTRA = "+"  # the column of keys a table does not list
@@ -103,7 +104,7 @@ class RecordTable(Sequence[dict[str, Any]]):
         self._rows = (len(ends) - 1) // len(self.columns)
         self.key = key
         self._keys = keys  # (rows, 2) uint64: key hashes sorted, the row of each
-        self._found: dict[str, int | None] = {}  # keys looked up lately
+        self._found: Kept[str, int | None] = Kept(FOUND_CACHE)  # keys looked up lately
         self.source: tuple[Path, str] | None = None  # (folder, name) of files a save may hard-link
 
     # -- making one ---------------------------------------------------------------------------------------
@@ -264,11 +265,8 @@ class RecordTable(Sequence[dict[str, Any]]):
     def position(self, key: str) -> int | None:
         """The row whose key column is ``key`` (the first written, if several), or None."""
         found = self._found.get(key, -1)
-        if found == -1:
-            found = self._look_up(key)
-            if len(self._found) >= FOUND_CACHE:  # a question looks up its few documents several times
-                self._found.clear()
-            self._found[key] = found
+        if found == -1:  # a question looks up its few documents several times
+            found = self._found.keep(key, self._look_up(key))
         return found
 
     def _look_up(self, key: str) -> int | None:

@@ -52,7 +52,15 @@ from qa_service.index.embedded.counting import (
 )
 from qa_service.index.embedded.merge_terms import document_frequencies, merge_terms
 from qa_service.index.embedded.postings import Postings, _bytes_array, _copy_file, _write, open_postings, write_postings
-from qa_service.index.embedded.ranking import MIN_IDF, length_norm, max_idf, okapi_idf, raw_mean_idf, top_k_of_postings
+from qa_service.index.embedded.ranking import (
+    MIN_IDF,
+    length_norm,
+    max_idf,
+    okapi_idf,
+    raw_mean_idf,
+    scores_of_postings,
+    top_k_of_postings,
+)
 from qa_service.index.embedded.term_ids import Tokens
 from qa_service.index.embedded.terms import TermTable, _DictTerms
 
@@ -362,11 +370,7 @@ class BM25(TermIdf):
 
     def scores(self, tokens: Iterable[str]) -> np.ndarray:
         """BM25 score of every passage for the query tokens."""
-        docs, ws = self._postings_of(*self.term_ids(tokens))
-        if not docs:
-            return np.zeros(self.n_docs, dtype=np.float32)
-        acc = np.bincount(np.concatenate(docs), weights=np.concatenate(ws), minlength=self.n_docs)
-        return acc.astype(np.float32)
+        return scores_of_postings(*self._postings_of(*self.term_ids(tokens)), self.n_docs)
 
     def top_k(self, tokens: Iterable[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """Ids and scores of the k best passages with a positive score, best first.

@@ -41,7 +41,7 @@ from qa_service.core.models import Chunk
 from qa_service.core.tokenizer import Tokenizer
 from qa_service.index.embedded.bm25 import BM25Params, CorpusStats
 from qa_service.index.embedded.rankers import make_ranker
-from qa_service.index.embedded.ranking import max_idf, okapi_idf, top_k_of_postings
+from qa_service.index.embedded.ranking import max_idf, okapi_idf, scores_of_postings, top_k_of_postings
 from qa_service.index.embedded.store import EmbeddedIndex
 from qa_service.index.embedded.terms import TermTable
 from qa_service.index.embeddings import PassageVectors
@@ -255,13 +255,7 @@ class SegmentReader:
         """float32 score of every passage (deleted ones 0), over all segments."""
         if self._single is not None:
             return self._single.scores(tokens)
-        docs, ws = self._postings_of(tokens)
-        if not docs:
-            return np.zeros(len(self), dtype=np.float32)
-        acc = np.bincount(np.concatenate(docs), weights=np.concatenate(ws), minlength=len(self))
-        if self._stats.deleted is not None:
-            acc[self._stats.deleted] = 0.0
-        return acc.astype(np.float32)
+        return scores_of_postings(*self._postings_of(tokens), len(self), self._stats.deleted)
 
     def _segment_of(self, i: int) -> Segment:
         return self.segments[bisect.bisect_right(self._bases, i) - 1]

@@ -12,6 +12,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from qa_service.core.kept import Kept
+
 
 def _digest(term: bytes, salt: bytes) -> bytes:
     return hashlib.blake2b(term, digest_size=8, salt=salt).digest()
@@ -54,7 +56,7 @@ class TermTable:
         self.offsets = offsets  # int64, len n + 1
         self.salt = salt
         self._salt = _salt(salt)
-        self._known: dict[str, int] = {}  # ``get``'s answers (-1: absent); the table never changes
+        self._known: Kept[str, int] = Kept(TERMS_KEPT)  # ``get``'s answers (-1: absent); the table never changes
 
     @classmethod
     def from_terms(cls, terms: Sequence[str]) -> tuple[TermTable, np.ndarray]:
@@ -115,10 +117,7 @@ class TermTable:
         # of numpy scalars each): the words of questions repeat, so their ids are kept.
         i = self._known.get(term)
         if i is None:
-            i = int(self.lookup([term])[0])
-            if len(self._known) >= TERMS_KEPT:
-                self._known.clear()
-            self._known[term] = i
+            i = self._known.keep(term, int(self.lookup([term])[0]))
         return default if i < 0 else i
 
     def __contains__(self, term: object) -> bool:
