@@ -236,6 +236,7 @@ def test_the_question_is_split_at_its_question_word(question, left, right):
         ("面积1750.33km²", "1750.33km²"),
         ("耗资5亿日圆", "5亿日圆"),
         ("花费3.7万余元", "3.7万余元"),
+        ("进出口总值23.55万亿元，", "23.55万亿元"),
     ],
 )
 def test_a_figure_keeps_its_unit(text, figure):

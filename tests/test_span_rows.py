@@ -75,7 +75,7 @@ def test_a_span_opening_a_sentence_reads_nothing_of_the_sentence_before():
 
 
 def test_char_classes_are_read_per_position_with_a_space_for_padding():
-    chars = _Chars("a😀，\ud800b", frozenset("ab"), "")
+    chars = _Chars("a😀，\ud800b", QuestionView(frozenset("ab"), frozenset(), (), "", "", "other"), "")
     assert chars.flags(_PUNCT).tolist() == [False, False, True, False, False, True]  # last: the padding
     assert chars.flags(_PUNCT)[-1] and chars.flags(_LATIN)[-1]  # position -1 reads the padding too
     assert chars.prefix(_QUESTION).tolist() == [0, 1, 1, 1, 1, 2]
@@ -115,3 +115,34 @@ def test_word_tables_give_each_spans_distance_to_the_question_words():
             gaps = [s - end for _, end in found if end <= s] + [a - e for a, _ in found if a >= e]
             assert min(len(sentence), s - last_end[s], next_start[e] - e) == min([len(sentence), *gaps])
             assert (first_end[s] <= e) == any(s <= a and end <= e for a, end in found)
+
+
+def test_near_context_counts_the_questions_side_characters_next_to_a_span_in_its_sentence():
+    rng = random.Random(14)
+    near_left, near_right = SPAN_FEATURES.index("near_left"), SPAN_FEATURES.index("near_right")
+    for _ in range(300):
+        sentences = [_random_sentence(rng) for _ in range(rng.randint(1, 3))]
+        view = _random_view(rng, "".join(t for t, _, _ in sentences))
+        rows = span_rows(view, sentences)
+        q_left, q_right = set(view.left[-8:]), set(view.right[:8])
+        expected = [
+            [
+                sum(ch in q_left for ch in text[max(0, s - 8) : s]) / max(1, min(8, len(view.left))),
+                sum(ch in q_right for ch in text[e : e + 8]) / max(1, min(8, len(view.right))),
+            ]
+            for text, spans, _ in sentences
+            for s, e, _ in spans
+        ]
+        assert rows[:, [near_left, near_right]].tolist() == expected
+
+
+def test_a_dictionary_place_is_a_name_only_when_a_place_is_asked():
+    tokenizer = Tokenizer()
+    sentence = "南洋的富商大多数在香港都有企业"
+    at, other = sentence.index("香港"), sentence.index("富商")
+    place = SPAN_FEATURES.index("place_name")
+    for question, expected in (("华人的资本中心是哪里？", 1.0), ("华人的资本中心是什么？", 0.0)):
+        query = parse_question(tokenizer, question)
+        view = question_view(query, answer_kind(query.text))
+        rows = span_matrix(view, sentence, [(at, at + 2, False), (other, other + 2, False)], 1.0)
+        assert rows[:, place].tolist() == [expected, 0.0]

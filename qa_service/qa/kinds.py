@@ -91,7 +91,7 @@ NUMBER = re.compile(
 )
 # A figure with its unit (20项, 3.7万余元, 22.31%): an answer to 多少 keeps its unit.
 NUMBER_UNIT = re.compile(
-    rf"{_LEAD}(?:[\d.,]*\d|[{_CN_NUM}]{{1,6}})\s*(?:[多余]?[万亿千百]?[多余]?)?(?:%|‰|{_UNITS})"
+    rf"{_LEAD}(?:[\d.,]*\d|[{_CN_NUM}]{{1,6}})\s*(?:[多余]?[万亿千百]{{0,2}}[多余]?)?(?:%|‰|{_UNITS})"
     r"|[\d.,]*\d\s*[万亿][多余]?"
 )
 TITLE = re.compile(r"《[^《》]{1,40}》|“[^“”]{2,30}”|「[^「」]{2,30}」|‘[^‘’]{2,30}’")

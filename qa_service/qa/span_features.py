@@ -38,7 +38,7 @@ SLOT = 8  # characters of question context compared on each side of a span
 # The classes of characters the features test, one bit each (_Chars): a character's bits are looked
 # up once per distinct character of a sentence, not tested class by class at every position.
 _FIRST, _LAST, _COPULA_BIT, _BREAK_BIT, _OPEN_BIT, _CLOSE_BIT = (1 << k for k in range(6))
-_PUNCT, _LATIN, _QUESTION, _HEAD = (1 << k for k in range(6, 10))
+_PUNCT, _LATIN, _QUESTION, _HEAD, _LEFT_Q, _RIGHT_Q = (1 << k for k in range(6, 12))
 _BITS: dict[str, int] = {}
 for _bit, _chars in (
     (_FIRST, _FILLER_FIRST),
@@ -83,6 +83,9 @@ SPAN_FEATURES = (
     "other_length",
     "latin_or_digit",
     "person_name",
+    "place_name",
+    "near_left",
+    "near_right",
     "sentence_prob",
 )
 
@@ -146,7 +149,7 @@ def _columns(view: QuestionView, texts: list[str], sp: _Spans) -> list[np.ndarra
     """The SPAN_FEATURES columns of the spans of ``texts`` joined with spaces."""
     text, head = " ".join(texts), _head(view)
     s, e, s_in, e_in, n = sp.s, sp.e, sp.s_in, sp.e_in, sp.n
-    chars = _Chars(text, view.chars, head)
+    chars = _Chars(text, view, head)
     # Each character class is one flag per position, read at a span's first character (s), last
     # (e - 1), the one after it (e) and the one before it (s - 1: the padding for a span at 0).
     before, after = chars.flags(_COPULA_BIT)[s - 1], chars.flags(_BREAK_BIT)[e]
@@ -189,7 +192,8 @@ def _columns(view: QuestionView, texts: list[str], sp: _Spans) -> list[np.ndarra
         (s_in > 0) & (e_in < n) & chars.flags(_OPEN_BIT)[s - 1] & chars.flags(_CLOSE_BIT)[e],
         log_len * float(view.kind == "other"),
         (latin[e] - latin[s]) == length,
-        _person_names(view, text, s, e),
+        *_names(view, text, s, e),
+        *_near_context(view, chars, sp),
         sp.prob,
     ]
 
@@ -198,27 +202,32 @@ _IDEOGRAPHS = re.compile(r"[\u4e00-\u9fff]{2,4}")
 _NAME_TAGS = ("nr",)  # jieba's tags of people's names: nr, nrt (transliterated), nrfg
 
 
-def _person_names(view: QuestionView, text: str, s: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """For a question asking for a person: whether each span reads as a bare name (the shape
-    ``shape_person`` asks a role before it: 区委书记宋洁, not 宋洁).  A name is a word jieba's
-    dictionary tags as one (柏拉图, 亚里士多德), or two to four ideographs it does not know that start
-    with a surname (宋洁, 欧阳修), or a transliteration joined by a dot (卡尔·林奈)."""
-    out = np.zeros(len(s))
-    if view.kind != "person":
-        return out
+def _names(view: QuestionView, text: str, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """person_name and place_name: whether each span reads as a bare name of the asked kind.
+
+    A person (the shape ``shape_person`` asks a role before it: 区委书记宋洁, not 宋洁): a word jieba's
+    dictionary tags as one (柏拉图), two to four ideographs it does not know starting with a surname
+    (宋洁, 欧阳修), or a transliteration joined by a dot (卡尔·林奈).  A place: a word the dictionary
+    tags as one (香港, 卢安达), which the place shape (a suffix: …省, …岛) does not see; held out it
+    raised DRCD's place questions' F1 by 0.07-0.11 (docs/answers.md)."""
+    person, place = np.zeros(len(s)), np.zeros(len(s))
+    if view.kind not in ("person", "place"):
+        return person, place
     tags = pseg.dt.word_tag_tab
     for k, (a, b) in enumerate(zip(s.tolist(), e.tolist(), strict=True)):
         if b - a > 12:
             continue
         t = text[a:b]
         tag = tags.get(t)
-        if tag is not None:
-            out[k] = tag.startswith(_NAME_TAGS)
+        if view.kind == "place":
+            place[k] = b - a <= 8 and tag == "ns"
+        elif tag is not None:
+            person[k] = tag.startswith(_NAME_TAGS)
         elif _IDEOGRAPHS.fullmatch(t):
-            out[k] = starts_with_surname(t)
+            person[k] = starts_with_surname(t)
         else:
-            out[k] = "·" in t and bool(PERSON.fullmatch(t))
-    return out
+            person[k] = "·" in t and bool(PERSON.fullmatch(t))
+    return person, place
 
 
 class _Chars:
@@ -226,11 +235,12 @@ class _Chars:
     sentence of a hundred characters has a few dozen distinct ones), instead of a Python test per
     position and class."""
 
-    def __init__(self, sentence: str, question: frozenset[str], head: str) -> None:
+    def __init__(self, sentence: str, view: QuestionView, head: str) -> None:
         codes = np.frombuffer(sentence.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         distinct, at = np.unique(codes, return_inverse=True)
         chars = [*(chr(c) for c in distinct.tolist()), " "]  # the padding, at position n (and so -1)
-        bits = [_BITS.get(ch, 0) | _more_bits(ch, question, head) for ch in chars]
+        sides = (frozenset(view.left[-SLOT:]), frozenset(view.right[:SLOT]))
+        bits = [_BITS.get(ch, 0) | _more_bits(ch, view.chars, head, sides) for ch in chars]
         self.bits = np.array(bits, dtype=np.int64)[np.append(at, len(chars) - 1)]
 
     def flags(self, bit: int) -> np.ndarray:
@@ -243,11 +253,28 @@ class _Chars:
         return np.concatenate([[0], np.cumsum(self.flags(bit)[:-1], dtype=np.int64)])
 
 
-def _more_bits(ch: str, question: frozenset[str], head: str) -> int:
+def _more_bits(ch: str, question: frozenset[str], head: str, sides: tuple[frozenset[str], frozenset[str]]) -> int:
     """The classes not in _BITS: Latin letters, digits and spaces, the question's characters, the
-    asked noun's characters."""
+    asked noun's characters, the characters of the question's text just before and just after its
+    question word."""
     latin = _LATIN if _LATIN_DIGIT.fullmatch(ch) else 0
-    return latin | (_QUESTION if ch in question else 0) | (_HEAD if ch in head else 0)
+    side = (_LEFT_Q if ch in sides[0] else 0) | (_RIGHT_Q if ch in sides[1] else 0)
+    return latin | side | (_QUESTION if ch in question else 0) | (_HEAD if ch in head else 0)
+
+
+def _near_context(view: QuestionView, chars: _Chars, sp: _Spans) -> tuple[np.ndarray, np.ndarray]:
+    """How many of the SLOT characters before a span (in its sentence) are characters of the
+    question's text before its question word, over that text's length (at most SLOT; so up to
+    SLOT when it is one character), and the same after it with the text after: a softer
+    slot_left/slot_right, for a question that rewords the sentence (86%为[哪一种族]所占 of
+    [法兰西人]占86%) rather than copying it around the answer."""
+    s, e = sp.s, sp.e
+    start, end = s - sp.s_in, s - sp.s_in + sp.n  # the sentence's bounds in the joined text
+    left, right = chars.prefix(_LEFT_Q), chars.prefix(_RIGHT_Q)
+    n_left, n_right = min(SLOT, len(view.left)), min(SLOT, len(view.right))
+    before = left[s] - left[np.maximum(start, s - SLOT)]
+    after = right[np.minimum(end, e + SLOT)] - right[e]
+    return before / max(1, n_left), after / max(1, n_right)
 
 
 def _shape_columns(view: QuestionView, text: str, s: np.ndarray, e: np.ndarray) -> list[np.ndarray]:
