@@ -204,6 +204,9 @@ def test_list_items_are_whole_names_each_cited_and_nested_names_merged():
         ("这座城始建于哪一个朝代？", "date"),
         ("该岛最大的城市为何？", "other"),  # 为何 ending a question: what it is, not why
         ("他为何辞职？", "reason"),
+        ("摇滚乐在东德被视为什么？", "other"),  # …为什么 ending it: 为|什么, what it is seen as
+        ("推特的蓝色小鸟标志更换为什么?", "other"),
+        ("他为什么辞职？", "reason"),
         ("他一直有甚么问题？", "other"),
         ("前几天看到那篇报道，说的是哪个区？", "place"),  # 前几天: a few days ago, not how many
     ],
@@ -219,6 +222,8 @@ def test_the_kind_of_answer_a_question_asks_for(question, kind):
         ("大桥全长多长？", "大桥全长", ""),
         ("何种动物会筑坝？", "", "动物会筑坝"),
         ("德国的第一大邦为？", "德国的第一大邦为", ""),  # no question word: the answer ends it
+        ("该植物又被称为什么？", "该植物又被称为", ""),  # 为 stays before the answer (称为[X])
+        ("为什么要开展这项工作？", "", "要开展这项工作"),
         ("他一直有甚么问题?", "他一直有", "问题"),
     ],
 )

@@ -15,8 +15,8 @@ from qa_service.core.lexicon import ORG_SUFFIXES, PLACE_SUFFIXES, ROLE
 KINDS = ("person", "date", "number", "place", "org", "title", "reason", "method", "yesno", "other")
 
 _KIND_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    # 为何 ending a question asks what something is (最大的岛屿为何？), not why.
-    ("reason", re.compile(r"为什么|为何(?![？?。\s]*$)|原因|何故|因为什么|什么缘故")),
+    # 为何 or 为什么 ending a question asks what something is (最大的岛屿为何？, 被称为什么？), not why.
+    ("reason", re.compile(r"为什么(?![？?。！!\s]*$)|为何(?![？?。\s]*$)|原因|何故|因为什么|什么缘故")),
     ("method", re.compile(r"怎么|怎样|如何|什么(?:办法|方法|方式|措施|手段|途径)|哪些(?:措施|办法|方式)")),
     (
         "date",
