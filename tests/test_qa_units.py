@@ -224,6 +224,8 @@ def test_the_kind_of_answer_a_question_asks_for(question, kind):
         ("德国的第一大邦为？", "德国的第一大邦为", ""),  # no question word: the answer ends it
         ("该植物又被称为什么？", "该植物又被称为", ""),  # 为 stays before the answer (称为[X])
         ("为什么要开展这项工作？", "", "要开展这项工作"),
+        ("哪一宗教延伸了轮回的定义？", "", "宗教延伸了轮回的定义"),  # 哪一 before a noun: the noun is asked
+        ("蓝帐汗国由哪两位可汗掌管？", "蓝帐汗国由", "可汗掌管"),
         ("他一直有甚么问题?", "他一直有", "问题"),
     ],
 )
