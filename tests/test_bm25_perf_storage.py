@@ -152,3 +152,14 @@ def test_top_k_of_postings_equals_bincount_and_a_full_sort(n_docs, block, k, see
         ranking.BLOCK = old
     assert ids.tolist() == order
     assert scores.tolist() == [float(s32[i]) for i in order]
+
+
+def test_a_query_with_a_posting_per_passage_or_more_is_scored_in_half_blocks():
+    """Small indexes in one array; light queries in blocks only past two blocks; heavy ones (as
+    many postings as passages) in half blocks, whose bound rises sooner."""
+    b = ranking.BLOCK
+    assert ranking._block_size(b, 10 * b) == b  # a small index: one array, however heavy
+    assert ranking._block_size(b + 1, b) == b + 1
+    assert ranking._block_size(b + 1, b + 1) == b // 2
+    assert ranking._block_size(10 * b, 10 * b - 1) == b
+    assert ranking._block_size(10 * b, 10 * b) == b // 2

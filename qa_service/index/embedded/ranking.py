@@ -79,7 +79,7 @@ def top_k_of_postings(
     before it, a lower bound on the k-th best overall."""
     if not docs or k <= 0 or n_docs <= 0:
         return _EMPTY
-    size = BLOCK if n_docs > 2 * BLOCK else n_docs  # one array up to twice a block: as fast, fewer steps
+    size = _block_size(n_docs, sum(len(d) for d in docs))
     if size < n_docs:
         edges = np.arange(0, n_docs + size, size).clip(max=n_docs)
         cuts = [np.searchsorted(d, edges.astype(d.dtype)).tolist() for d in docs]  # each term's block bounds
@@ -108,6 +108,18 @@ def top_k_of_postings(
     if not cand:
         return _EMPTY
     return _best(np.concatenate(cand), np.concatenate(vals), k)
+
+
+def _block_size(n_docs: int, postings: int) -> int:
+    """Passages scored together.  One array up to twice a block (as fast, fewer steps); but a query
+    with at least as many postings as there are passages is scored in half blocks, whose bound rises
+    sooner and keeps fewer passages: over 65,536 passages such queries (8% of the benchmark's) took
+    0.76 instead of 1.89 ms at 100k and 8.2 instead of 10.0 ms at 1M, lighter ones longer."""
+    if n_docs <= BLOCK:
+        return n_docs
+    if postings >= n_docs:
+        return max(1, BLOCK // 2)
+    return BLOCK if n_docs > 2 * BLOCK else n_docs
 
 
 def scores_of_postings(
