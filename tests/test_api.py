@@ -63,6 +63,12 @@ def test_demo_question_cites_document_001_with_the_answer(client):
     assert re.sub(r"\s", "", original[src["char_start"] : src["char_end"]]) == re.sub(r"\s", "", top["text"])
 
 
+def test_a_question_in_spoken_words_gets_the_same_short_answer(client):
+    """啥时候 is 什么时候 as a chat user types it: a date is asked, not a sentence."""
+    body = ask(client, {"question": "宋洁啥时候实地督导上街区爱国卫生工作的？"}).get_json()
+    assert body["answer"]["text"] == "4月14日"
+
+
 def test_every_answer_comes_with_its_evidence_sentence(client):
     answered = 0
     for q in load_questions(EVAL_SET):

@@ -207,6 +207,11 @@ def test_list_items_are_whole_names_each_cited_and_nested_names_merged():
         ("摇滚乐在东德被视为什么？", "other"),  # …为什么 ending it: 为|什么, what it is seen as
         ("推特的蓝色小鸟标志更换为什么?", "other"),
         ("他为什么辞职？", "reason"),
+        ("宋洁啥时候督导的？", "date"),  # spoken question words: 啥时候, 为啥, 咋, 啥地方
+        ("为啥要开展这项工作？", "reason"),
+        ("这事咋整改的？", "method"),
+        ("这是咋回事？", "other"),
+        ("会在啥地方开？", "place"),
         ("他一直有甚么问题？", "other"),
         ("前几天看到那篇报道，说的是哪个区？", "place"),  # 前几天: a few days ago, not how many
     ],
@@ -226,6 +231,7 @@ def test_the_kind_of_answer_a_question_asks_for(question, kind):
         ("为什么要开展这项工作？", "", "要开展这项工作"),
         ("哪一宗教延伸了轮回的定义？", "", "宗教延伸了轮回的定义"),  # 哪一 before a noun: the noun is asked
         ("蓝帐汗国由哪两位可汗掌管？", "蓝帐汗国由", "可汗掌管"),
+        ("宋洁啥时候督导的？", "宋洁", "督导的"),
         ("他一直有甚么问题?", "他一直有", "问题"),
     ],
 )

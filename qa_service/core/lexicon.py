@@ -93,6 +93,12 @@ STOPWORDS = frozenset(
         "如何",
         "为何",
         "为什么",
+        # spoken question words, as a chat user types them (啥时候 = 什么时候, 为啥 = 为什么, 咋 = 怎么)
+        "啥",
+        "啥时候",
+        "为啥",
+        "咋",
+        "咋样",
         "哪",
         "哪些",
         "哪个",
