@@ -346,6 +346,13 @@ def test_span_features_read_a_bare_name_when_a_person_is_asked():
     assert all(r["person_name"] == 0.0 for r in _span_rows("督导了什么？", sentence, spans))  # not asked
 
 
+def test_four_unknown_ideographs_after_a_surname_are_no_bare_name():
+    """宋洁实地 (a name the segmenter glued to the word after it) reads as no name; 宋洁 does."""
+    sentence = "区委书记宋洁实地督导爱国卫生工作。"
+    rows = _span_rows("谁督导爱国卫生工作？", sentence, ("宋洁实地", "宋洁"))
+    assert [r["person_name"] for r in rows] == [0.0, 1.0]
+
+
 def test_span_candidates_are_words_runs_shapes_and_clauses():
     sentence = "3月5日，东风街道召开安全生产会议，共排查隐患27处。"
     spans = {sentence[c.start : c.end] for c in span_candidates(TOKENIZER, sentence)}

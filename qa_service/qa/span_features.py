@@ -198,7 +198,7 @@ def _columns(view: QuestionView, texts: list[str], sp: _Spans) -> list[np.ndarra
     ]
 
 
-_IDEOGRAPHS = re.compile(r"[\u4e00-\u9fff]{2,4}")
+_IDEOGRAPHS = re.compile(r"[\u4e00-\u9fff]{2,3}")
 _NAME_TAGS = ("nr",)  # jieba's tags of people's names: nr, nrt (transliterated), nrfg
 
 
@@ -206,8 +206,9 @@ def _names(view: QuestionView, text: str, s: np.ndarray, e: np.ndarray) -> tuple
     """person_name and place_name: whether each span reads as a bare name of the asked kind.
 
     A person (the shape ``shape_person`` asks a role before it: 区委书记宋洁, not 宋洁): a word jieba's
-    dictionary tags as one (柏拉图), two to four ideographs it does not know starting with a surname
-    (宋洁, 欧阳修), or a transliteration joined by a dot (卡尔·林奈).  A place: a word the dictionary
+    dictionary tags as one (柏拉图), two or three ideographs it does not know starting with a surname
+    (宋洁, 欧阳修; four were mostly a name glued to the next word: 宋洁实地), or a transliteration
+    joined by a dot (卡尔·林奈).  A place: a word the dictionary
     tags as one (香港, 卢安达), which the place shape (a suffix: …省, …岛) does not see; held out it
     raised DRCD's place questions' F1 by 0.07-0.11 (docs/answers.md)."""
     person, place = np.zeros(len(s)), np.zeros(len(s))
