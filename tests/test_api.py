@@ -114,6 +114,13 @@ def test_list_question_lists_each_street_with_citations(client):
         assert cited and any(street in p["text"] or street == p["source"]["attribution"] for p in cited)
 
 
+def test_a_list_question_naming_a_year_the_passages_do_not_bear_out_lists_nothing(client):
+    """The seed bulletins are of 2021: the same list question lists items for 2021, none for 2020."""
+    for year, listed in (("2021年", True), ("2020年", False)):
+        answer = ask(client, {"question": f"{year}上街区有哪些单位被评为见习基地？"}).get_json()["answer"]
+        assert bool(answer["items"]) is listed
+
+
 def test_unanswerable_question_has_null_answer_but_still_returns_200(client):
     body = ask(client, {"question": "法国的首都是哪里？"}).get_json()
     assert body["answer"]["text"] is None and body["answer"]["passage"] is None

@@ -218,17 +218,22 @@ def _list_answer(
     typed = spec is not None and spec.kind != "spot"
     places_first = typed and spec.suffixes == PLACE_SUFFIXES
     raw: list[tuple[str, list[str]]] = []
+    # Items come only from passages that bear out a year or a day the question names, as the short
+    # answer does (will_answer): 2020年…哪些单位… is not listed from a 2021 bulletin.
+    said = [h for h in dated(query.text, pool) if not date_missing(query.text, h)]
     if typed and not places_first:
-        raw = list_items(spec, tokenizer, topic, query, dated(query.text, pool), doc_text)
+        raw = list_items(spec, tokenizer, topic, query, said, doc_text)
     if not raw:
         evidence = (reading.passage, *reading.evidence) if reading else None
         # A list about 中原区 is not read from a document that never names 中原区.
-        readable = [h if names_held(query, h, doc_text) else None for h in pool[:top_k]]
+        readable = [
+            h if names_held(query, h, doc_text) and not date_missing(query.text, h) else None for h in pool[:top_k]
+        ]
         listed = best_enumeration(query.text, topic.coverage, readable, evidence, pool)
         if listed is not None:
             raw = list({i: [c] for i, c in zip(listed.items, listed.cites, strict=True)}.items())
     if not raw and places_first:
-        raw = list_items(spec, tokenizer, topic, query, dated(query.text, pool), doc_text)
+        raw = list_items(spec, tokenizer, topic, query, said, doc_text)
     # Return every passage an item cites, even from beyond top_k, best first.
     cited = {c for _, ids in raw for c in ids}
     passages = [h for i, h in enumerate(pool) if i < top_k or h.chunk.id in cited]
