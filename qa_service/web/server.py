@@ -272,7 +272,18 @@ class BufferedThreadWorker(ThreadWorker):
     def _refuse(self, conn, status: int, code: str) -> None:
         self.log.warning("refused a request from %s: %d %s", conn.client[0] if conn.client else "?", status, code)
         self._send(conn, raw_error(status, code))
+        self._drain(conn)
         self._close(conn)
+
+    @staticmethod
+    def _drain(conn) -> None:
+        """Read and drop what the client has already sent (up to 4 MB): closing a socket with unread
+        bytes makes the kernel reset the connection, and the client could lose the error before reading
+        it (a 70,000-byte request line was seen to)."""
+        with contextlib.suppress(OSError):  # non-blocking: nothing left to read ends it
+            for _ in range(64):
+                if not conn.sock.recv(65536):
+                    return
 
     def _send(self, conn, data: bytes) -> None:
         with contextlib.suppress(OSError):
