@@ -60,13 +60,16 @@ _DAY = re.compile(r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]")
 def date_missing(question: str, hit: Hit) -> bool:
     """The question names a year or a day that the passage (text, title) does not say and is not
     its publication date."""
+    years, days = _YEAR.findall(question), _DAY.findall(question)
+    if not years and not days:  # most questions: the passage's text need not be read
+        return False
     c = hit.chunk
     text = strip_ws(f"{c.title}{c.text}")
     published = c.published or ""
-    for y in _YEAR.findall(question):
+    for y in years:
         if f"{y}年" not in text and not published.startswith(y):
             return True
-    for m, d in _DAY.findall(question):
+    for m, d in days:
         said = f"{int(m)}月{int(d)}日" in text or f"{int(m)}月{int(d)}号" in text
         if not said and published[5:] != f"{int(m):02d}-{int(d):02d}":
             return True
@@ -220,15 +223,14 @@ def _list_answer(
     raw: list[tuple[str, list[str]]] = []
     # Items come only from passages that bear out a year or a day the question names, as the short
     # answer does (will_answer): 2020年…哪些单位… is not listed from a 2021 bulletin.
-    said = [h for h in dated(query.text, pool) if not date_missing(query.text, h)]
+    unsaid = {h.chunk.id for h in pool if date_missing(query.text, h)}
+    said = [h for h in dated(query.text, pool) if h.chunk.id not in unsaid]
     if typed and not places_first:
         raw = list_items(spec, tokenizer, topic, query, said, doc_text)
     if not raw:
         evidence = (reading.passage, *reading.evidence) if reading else None
         # A list about 中原区 is not read from a document that never names 中原区.
-        readable = [
-            h if names_held(query, h, doc_text) and not date_missing(query.text, h) else None for h in pool[:top_k]
-        ]
+        readable = [h if h.chunk.id not in unsaid and names_held(query, h, doc_text) else None for h in pool[:top_k]]
         listed = best_enumeration(query.text, topic.coverage, readable, evidence, pool)
         if listed is not None:
             raw = list({i: [c] for i, c in zip(listed.items, listed.cites, strict=True)}.items())

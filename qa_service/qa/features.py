@@ -15,13 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa_service.core.models import Query
-from qa_service.qa.kinds import has_shape, standard_wording
+from qa_service.qa.kinds import WHY_NOT_LAST, has_shape, standard_wording
 
 # The question word a question replaces its answer with (longest first).  Questions written without
 # one (德国的第一大邦为？, 该校长为?) ask for what stands where the question ends.
 WH = re.compile(
     # …称为什么？ ending a question asks what a thing is called (称为|什么), not why (as 为何 does).
-    r"什么时候|什么地方|什么人|什么样|为什么(?![？?。！!\s]*$)|怎么样|啥时候?|啥地方|啥人|啥样|为啥|啥|咋样|咋|多少钱|哪一天|哪一年|几月几[日号]|"
+    rf"什么时候|什么地方|什么人|什么样|{WHY_NOT_LAST}|怎么样|啥时候?|啥地方|啥人|啥样|为啥|啥|咋样|咋|多少钱|哪一天|哪一年|几月几[日号]|"
     # 哪一 before any noun (哪一[宗教], 哪两[位]): the noun after it is what is asked, 一 is not.
     r"哪一?[个位种家所年天些座部本首条项国地方场次]|什么|哪里|哪儿|哪些|哪[一两三几][个位名种项条家座]?|哪|谁|"
     # the measure word after 多少 and 几 is the question's, not the text's (多少名 asks for 35名)

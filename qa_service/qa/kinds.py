@@ -14,9 +14,12 @@ from qa_service.core.lexicon import ORG_SUFFIXES, PLACE_SUFFIXES, ROLE
 
 KINDS = ("person", "date", "number", "place", "org", "title", "reason", "method", "yesno", "other")
 
+# 为什么 not ending the question (…被称为什么？ asks what it is called): shared with features.WH.
+WHY_NOT_LAST = r"为什么(?![？?。！!\s]*$)"
+
 _KIND_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # 为何 or 为什么 ending a question asks what something is (最大的岛屿为何？, 被称为什么？), not why.
-    ("reason", re.compile(r"为什么(?![？?。！!\s]*$)|为何(?![？?。\s]*$)|为啥|原因|何故|因为什么|什么缘故")),
+    ("reason", re.compile(rf"{WHY_NOT_LAST}|为何(?![？?。\s]*$)|为啥|原因|何故|因为什么|什么缘故")),
     ("method", re.compile(r"怎么|怎样|如何|咋(?!回事)|什么(?:办法|方法|方式|措施|手段|途径)|哪些(?:措施|办法|方式)")),
     (
         "date",
