@@ -69,6 +69,14 @@ def test_a_question_in_spoken_words_gets_the_same_short_answer(client):
     assert body["answer"]["text"] == "4月14日"
 
 
+def test_what_a_chat_user_says_around_a_question_is_not_read_as_the_question(client):
+    """我想知道…？ got no answer: 我想知道 stood where the question's own wording goes."""
+    asked = "我想知道上街公安局请群众代表来局里参观那次是几号？谢谢！"
+    body = ask(client, {"question": asked}).get_json()
+    assert body["answer"]["text"] == "3月11日"
+    assert body["question"] == asked and "rewritten_question" not in body
+
+
 def test_every_answer_comes_with_its_evidence_sentence(client):
     answered = 0
     for q in load_questions(EVAL_SET):

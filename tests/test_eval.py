@@ -7,6 +7,7 @@ them when the figures improve.
 import pytest
 
 from qa_service.evaluation import evaluate_seed_set, load_questions
+from qa_service.evaluation.seed import chat_wrapped, load_forms
 from tests.conftest import EVAL_SET
 
 
@@ -56,3 +57,12 @@ def test_answer_floor(report):
     assert report.abstain_rate >= 0.50
     assert report.item_recall >= 0.76
     assert report.item_precision >= 0.77
+
+
+def test_questions_asked_as_chat_users_type_them(service, originals, report):
+    """The seed set wrapped in the forms chat users type (eval/chat_wrappers.txt: 请问…, …，你清楚吗？,
+    我是…，想确认一下：…), which no rule was written on: 0.54 of short answers held the gold before
+    the question was read without them (docs/answers.md)."""
+    chat = evaluate_seed_set(service, chat_wrapped(load_questions(EVAL_SET), load_forms()), originals)
+    assert chat.answer_accuracy >= 0.60
+    assert chat.answer_accuracy >= report.answer_accuracy - 0.10

@@ -9,14 +9,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from qa_service.core.lexicon import ASKING_WORDS, QUESTION_WORDS
 from qa_service.core.models import Chunk, Hit
 from qa_service.core.tokenizer import Tokenizer
 from qa_service.qa.answer import compose, highlights
 from qa_service.qa.entities import enumerations, org_names, person_names, question_names
+from qa_service.qa.features import WH
 from qa_service.qa.kinds import answer_kind
 from qa_service.qa.listing import list_spec
 from qa_service.qa.model import AnswerModel, Choice, Logistic
-from qa_service.qa.question import carry_topic, is_followup, parse_question
+from qa_service.qa.question import carry_topic, is_followup, parse_question, without_address
 from qa_service.qa.reader import load_model, span_candidates
 from qa_service.qa.scoring import Scorer, focus_terms
 
@@ -109,6 +111,26 @@ def test_the_question_is_segmented_once_per_request(question):
 def test_focus_words_are_the_ones_next_to_the_question_word():
     assert "陪同" in focus_terms(TOKENIZER.cut("谁陪同局长检查工作？"))
     assert "收入" in focus_terms(TOKENIZER.cut("今年的收入是多少？"))
+
+
+@pytest.mark.parametrize(
+    "question", ["大会在哪年召开？", "宋洁是哪一天督导的？", "该河流有多长？", "何种宗教最盛行？", "共有几个区？"]
+)
+def test_a_question_is_not_about_its_question_words(question):
+    """A question's words and terms are what it is about: 哪年 or 何种 is neither a word to find
+    in the text nor, unknown to the corpus, its question's rarest word."""
+    q = parse_question(TOKENIZER, question)
+    asking = [w for w in q.cut if w in ASKING_WORDS]
+    assert asking, q.cut  # the segmenter keeps the question word whole, and the table knows it
+    assert not set(asking) & set(q.words)
+    assert not any(w in t or t in w for w in asking for t in q.tokens if len(t) > 1 and not t.isdigit())
+
+
+def test_the_question_word_table_agrees_with_the_readers():
+    """Each question word of the table is one the span reader and the segmenter's list know."""
+    assert set(QUESTION_WORDS) <= ASKING_WORDS
+    readers_miss = [w for w in ASKING_WORDS if not WH.search(w) and w not in ("是不是", "有没有")]
+    assert not readers_miss
 
 
 def test_coverage_weighs_rare_words_and_knows_unknown_ones():
@@ -214,6 +236,8 @@ def test_list_items_are_whole_names_each_cited_and_nested_names_merged():
         ("会在啥地方开？", "place"),
         ("他一直有甚么问题？", "other"),
         ("前几天看到那篇报道，说的是哪个区？", "place"),  # 前几天: a few days ago, not how many
+        ("他去过几个国家？", "number"),  # 过几天 says when; 去过几个 asks how many
+        ("哪几个国家参加了会议？", "other"),  # 哪几个 asks which ones, not how many
     ],
 )
 def test_the_kind_of_answer_a_question_asks_for(question, kind):
@@ -409,6 +433,39 @@ def test_a_year_the_cited_passage_neither_says_nor_was_published_in_is_not_answe
         assert (answer.text is not None) is answered, asked
 
 
+@pytest.mark.parametrize(
+    ("asked", "question"),
+    [
+        ("请问宋洁是哪天督导的？", "宋洁是哪天督导的？"),
+        ("你知道宋洁是哪天督导的吗？", "宋洁是哪天督导的？"),  # the 吗 asks whether one knows
+        ("能告诉我哪些街道开展了卫生工作吗？", "哪些街道开展了卫生工作？"),
+        ("大家好，谁陪同宋洁？", "谁陪同宋洁？"),
+        ("我是社区工作人员，需要了解一下峡窝镇有多少个村，谢谢！", "峡窝镇有多少个村？"),
+        ("补助一共多少钱来着？我一下子想不起来了", "补助一共多少钱来着？"),
+        ("请问宋洁去了上街区吗？", "宋洁去了上街区吗？"),
+    ],
+)
+def test_what_a_chat_user_says_around_a_question_is_left_out(asked, question):
+    assert without_address(asked) == question
+    assert parse_question(TOKENIZER, asked).text == question
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        "你知道宋洁吗？",  # nothing else is asked
+        "谁知道这件事？",
+        "上街区召开会议，谁主持的？",  # a clause of the news
+        "我住在上街区工业路街道，街道建的是什么机制？",  # says where: not short enough to be only talk
+        "我区今年完成了多少项目？",
+        "「我很高兴各方取得共识」这句话是谁说的？",  # quoted words are not the asker's
+        "问题是什么？",
+    ],
+)
+def test_a_question_without_chat_talk_is_read_as_it_is(asked):
+    assert without_address(asked) == asked
+
+
 # -- questions asking two things ---------------------------------------------------------------------
 def test_a_question_asking_two_things_is_split_into_parts_sharing_the_subject():
     from qa_service.qa.question import slot_texts
@@ -418,6 +475,7 @@ def test_a_question_asking_two_things_is_split_into_parts_sharing_the_subject():
         "东风街道的安全会议，会上是谁讲的话",
     ]
     assert slot_texts("谁主持了会议？") == []
+    assert slot_texts("安全会议啥时候开的？谁讲的话？") == ["安全会议啥时候开的", "安全会议，谁讲的话"]
     # Lists are one answer with items, not parts; a 分别 question's parts are its coordinated things
     # (tests/test_coordination.py), not its clauses.
     assert slot_texts("哪些街道参加了，哪些单位没参加？") == []

@@ -7,6 +7,7 @@ corpus and the answer stage agree on what a name or a question word is.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 # Function words and question words: they carry no topic, and in a question they
 # would otherwise pull in every passage that happens to use them.
@@ -150,7 +151,8 @@ STOPWORDS = frozenset(
     ]
 )
 
-# Segmented whole so that 是哪天开的 does not become 是/哪/天开/的.
+# Added to the segmenter's dictionary so that 是哪天开的 does not become 是/哪/天开/的.  Changing
+# this list changes how every passage is cut: an index would have to be rebuilt.
 QUESTION_WORDS = (
     "哪天",
     "哪位",
@@ -171,6 +173,39 @@ QUESTION_WORDS = (
     "为什么",
     "怎么样",
 )
+
+# Every question word as the segmenter cuts it: what a question asks with, not what it is about.
+# A question's words and terms leave them out, as they leave out stopwords (a question with 何种 or
+# 哪一天 is not about passages that happen to say 何种, and a word no passage says would otherwise
+# weigh as the question's rarest).  Passages keep them: the text's 几年 or 哪家 is left as it is.
+# Words with a measure after 几, 哪 or 多少 are listed by their measure (几个, 哪一位, 多少名),
+# whether or not the segmenter keeps them whole.
+_MEASURES = "个位名种家所年天次项件座部本首条场期批届岁国支"
+ASKING_WORDS = frozenset(
+    [
+        *QUESTION_WORDS,
+        *("谁", "何人", "什么", "什么样", "何种", "何者", "何为", "啥", "哪", "哪里", "哪儿", "何地", "何处"),
+        *("什么时候", "啥时候", "何时", "何年", "几时", "几月", "几日", "几号"),
+        *("为什么", "为何", "为啥", "怎么", "怎么样", "怎样", "如何", "咋", "咋样"),
+        *("多少", "几", "第几", "哪几", "多久", "多长", "多大"),
+        *("是否", "能否", "可否", "是不是", "有没有"),
+        *(head + m for head in ("几", "哪", "哪一", "哪几", "多少") for m in _MEASURES),
+    ]
+)
+
+# 前几天, 这几年, 那几个: a few, said of a time or a set; 几 after these does not ask.
+A_FEW_AFTER = ("这", "那", "前", "近", "头")
+
+
+def asking_words(cut: Sequence[str]) -> set[str]:
+    """The question words of a question's cut: its words in ASKING_WORDS, but not 几… after 前, 这,
+    近, 那 or 头 (前几天 says when)."""
+    return {
+        w
+        for i, w in enumerate(cut)
+        if w in ASKING_WORDS and not (w.startswith("几") and i > 0 and cut[i - 1].endswith(A_FEW_AFTER))
+    }
+
 
 # Suffixes of the organisation and place names worth keeping whole.
 NAME_SUFFIXES = (

@@ -25,7 +25,7 @@ import re
 import threading
 import warnings
 from bisect import bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import partial
 from itertools import accumulate
@@ -235,8 +235,13 @@ class Tokenizer:
 
     def analyse(self, text: str) -> Analysis:
         """``cut``, ``words`` and ``tokens`` of a text from one segmentation (a question is cut once)."""
-        raw = self.cut(text)
-        return Analysis(raw, _words(raw), self.terms(raw))
+        return self.analysis(self.cut(text))
+
+    def analysis(self, raw: list[str], drop: Collection[str] = ()) -> Analysis:
+        """``words`` and ``tokens`` of a text's ``cut``; ``drop``: words of the cut left out of them,
+        as stopwords are (a question's question words), which ``cut`` keeps."""
+        kept = [("" if w in drop else w) for w in raw] if drop else raw
+        return Analysis(raw, _words(kept), self.terms(kept))
 
     def terms(self, raw: list[str]) -> list[str]:
         """The index terms of a text from its ``cut``."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from qa_service.evaluation.modes import Mode
-from qa_service.evaluation.seed import SeedReport
+from qa_service.evaluation.seed import CHAT_FORMS, SeedReport
 
 _Table = Callable[[list[tuple[str, list[str]]]], None]
 
@@ -76,6 +76,14 @@ def _print_seed(
             print(f"  misses ({n}):")
             for f in seed[n].failures:
                 print(f"    - {f}")
+    chat = out.get("seed_chat")
+    if chat:
+        print(
+            f"\nseed set asked as chat users type it ({CHAT_FORMS.name}: {chat['forms']} forms, one a question in turn)"
+        )
+        for k, v in chat.items():
+            if k != "forms":
+                print(f"  {k:<31}{v}")
 
 
 def _print_cmrc(out: dict[str, Any], names: list[str], table: _Table) -> None:

@@ -17,7 +17,16 @@ from qa_service.evaluation.lists import list_figures
 from qa_service.evaluation.milvus import MilvusEval, milvus_eval
 from qa_service.evaluation.modes import Mode, eval_modes, milvus_modes, parse_weights
 from qa_service.evaluation.report import print_report
-from qa_service.evaluation.seed import DEFAULT_SEED_SET, SeedReport, evaluate_seed_set, load_questions
+from qa_service.evaluation.seed import (
+    CHAT_FORMS,
+    CHAT_ROWS,
+    DEFAULT_SEED_SET,
+    SeedReport,
+    chat_wrapped,
+    evaluate_seed_set,
+    load_forms,
+    load_questions,
+)
 from qa_service.evaluation.slots import slot_figures
 from qa_service.index.embedded.store import EmbeddedIndex, IndexSettings
 from qa_service.index.embeddings import Embedder
@@ -116,6 +125,11 @@ def _eval_seed(run: _Run, seed_path: Path) -> dict[str, SeedReport]:
     rep = seed_reports["bm25"]
     out["seed"] = {"questions": rep.n, **dict(rep.rows())}
     out["seed_failures"] = rep.failures
+    if CHAT_FORMS.is_file():
+        forms = load_forms(CHAT_FORMS)
+        bm25 = next(m for m in modes if m.name == "bm25")
+        chat = evaluate_seed_set(bm25.service(indexes[bm25.engine]), chat_wrapped(questions, forms), originals)
+        out["seed_chat"] = {"forms": len(forms), **{k: v for k, v in chat.rows() if k in CHAT_ROWS}}
     for w in run.weights:
         svc = Mode("", embedder, FusionSettings(weight=w)).service(index)
         run.sweep(w, "seed Hit@1", rep.top1, evaluate_seed_set(svc, questions, originals).top1)

@@ -12,11 +12,40 @@ from qa_service.core.text import sentence_spans, strip_ws
 from qa_service.qa.service import QAService
 
 DEFAULT_SEED_SET = PROJECT_DIR / "eval" / "seed_questions.jsonl"
+# Forms a chat user wraps a question in (请问{q}, {q0}，你清楚吗？): the seed set asked that way too.
+CHAT_FORMS = PROJECT_DIR / "eval" / "chat_wrappers.txt"
+CHAT_ROWS = (
+    "short answer contains gold",
+    "evidence contains gold",
+    "answered (answerable)",
+    "abstained (unanswerable)",
+    "list item recall",
+    "list item precision",
+)
 K = 10
 
 
 def load_questions(path: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line.strip()]
+
+
+def load_forms(path: str | Path = CHAT_FORMS) -> list[str]:
+    """The forms of ``path``: one a line, ``{q}`` the question, ``{q0}`` it without its question mark."""
+    lines = Path(path).read_text("utf-8").splitlines()
+    return [f for f in (line.strip() for line in lines) if f and not f.startswith("#")]
+
+
+def chat_wrapped(questions: list[dict[str, Any]], forms: list[str]) -> list[dict[str, Any]]:
+    """``questions`` as chat users might type them: each one not a follow-up in the next form, in
+    turn (a follow-up's history would not read with it)."""
+    out, n = [], 0
+    for q in questions:
+        if not q.get("history"):
+            form, n = forms[n % len(forms)], n + 1
+            bare = q["question"].rstrip("？?")
+            q = {**q, "question": form.replace("{q0}", bare).replace("{q}", q["question"])}
+        out.append(q)
+    return out
 
 
 def _rank_of_hit(passages: list[dict[str, Any]], doc: str, must: str | None) -> int | None:

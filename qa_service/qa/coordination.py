@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from qa_service.core.lexicon import A_FEW_AFTER
+
 CONJUNCTIONS = frozenset({"和", "与", "及", "以及", "、"})
 # "Respectively": 分别, 各自, and 各 before 是/有/为/在 (各是, which rjieba keeps whole) -- not 各类, 各单位.
 _RESPECTIVE = re.compile(r"^(?:分别|各自|各(?=[是有为在]|$))")
@@ -30,8 +32,7 @@ _STOPS = frozenset(
     {"的", "是", "由", "被", "在", "对", "向", "把", "将", "为", "从", "给", "有", "到", "之", "了", "过", "着"}
 )
 _PUNCT = re.compile(r"^[\s，,。？?！!；;：:（）()“”\"'‘’]+$")
-_WH = re.compile(r"谁|什么|哪|多少|几|何|怎|如何|为什么|是否")
-_NOT_ASKING = ("这", "那", "前", "近", "头")  # 这几篇, 前几天: a few, not how many
+_WH = re.compile(r"谁|什么|哪|多少|几|何|怎|如何|为什么|是否|啥|咋")
 MAX_PARTS = 4
 _MIN_ALIGN = 2  # characters two conjuncts must share to count as a shared part
 
@@ -136,7 +137,7 @@ def _inside(words: Sequence[str], i: int, through_de: bool = False) -> bool:
     word = words[i]
     if word in CONJUNCTIONS or _PUNCT.match(word) or _respective(words, i):
         return False
-    if _WH.search(word) and not (word.startswith("几") and i > 0 and words[i - 1].endswith(_NOT_ASKING)):
+    if _WH.search(word) and not (word.startswith("几") and i > 0 and words[i - 1].endswith(A_FEW_AFTER)):
         return False
     return word not in _STOPS or (through_de and word == "的")
 

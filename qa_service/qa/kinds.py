@@ -31,8 +31,9 @@ _KIND_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "number",
         re.compile(
-            # 前几天/这几年 say when (a few days ago), they do not ask how many.
-            r"多少|(?<![前这近那过头])几[个项次名家人条万亿天年月岁种座所件位张部首场期批倍层届集只头]|百分之几|比例|多大|多高|多长|"
+            # 前几天/这几年/过几天 say when (a few days ago), they do not ask how many; 哪几个 asks which.
+            r"多少|(?<![前这近那哪])几[个项次名家人条万亿岁种座所件位张部首场期批倍层届集只头]|"
+            r"(?<![前这近那过头哪])几[天年月]|百分之几|比例|多大|多高|多长|"
             r"多重|多远|多深|多宽|多久|第几|几成|多少钱|几何"
         ),
     ),
