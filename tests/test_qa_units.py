@@ -12,13 +12,14 @@ import pytest
 from qa_service.core.lexicon import ASKING_WORDS, QUESTION_WORDS
 from qa_service.core.models import Chunk, Hit
 from qa_service.core.tokenizer import Tokenizer
+from qa_service.qa.address import without_address
 from qa_service.qa.answer import compose, highlights
 from qa_service.qa.entities import enumerations, org_names, person_names, question_names
 from qa_service.qa.features import WH
 from qa_service.qa.kinds import answer_kind
 from qa_service.qa.listing import list_spec
 from qa_service.qa.model import AnswerModel, Choice, Logistic
-from qa_service.qa.question import carry_topic, is_followup, parse_question, without_address
+from qa_service.qa.question import carry_topic, is_followup, parse_question
 from qa_service.qa.reader import load_model, span_candidates
 from qa_service.qa.scoring import Scorer, focus_terms
 

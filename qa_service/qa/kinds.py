@@ -17,6 +17,12 @@ KINDS = ("person", "date", "number", "place", "org", "title", "reason", "method"
 # 为什么 not ending the question (…被称为什么？ asks what it is called): shared with features.WH.
 WHY_NOT_LAST = r"为什么(?![？?。！!\s]*$)"
 
+# Whether a text asks something: a question word anywhere in it (前几天 / 这几年 say when, they do not
+# ask, as in the number pattern below).
+ASKS = re.compile(
+    r"谁|什么|哪|多少|多[长大高重远久深宽]|(?<![前这近那过头])几[个项次名家人天年月号日位岁种]|何|怎|如何|为什么|是否|啥|咋"
+)
+
 _KIND_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # 为何 or 为什么 ending a question asks what something is (最大的岛屿为何？, 被称为什么？), not why.
     ("reason", re.compile(rf"{WHY_NOT_LAST}|为何(?![？?。\s]*$)|为啥|原因|何故|因为什么|什么缘故")),

@@ -16,95 +16,17 @@ from collections.abc import Sequence
 
 from qa_service.core.lexicon import NAME_SUFFIXES, asking_words
 from qa_service.core.models import Query
-from qa_service.core.text import IDEOGRAPH
 from qa_service.core.tokenizer import Analysis, Tokenizer
+from qa_service.qa.address import without_address
 from qa_service.qa.coordination import coordinated_parts
 from qa_service.qa.entities import question_names
 from qa_service.qa.enumerate import asks_for_list
+from qa_service.qa.kinds import ASKS
 
 _FOLLOWUP_START = re.compile(r"^(?:那|那么|那个|还有|另外|此外|其他|其它|它|他|她|这|该|其|同样|再)")
 _FOLLOWUP_END = re.compile(r"(?:呢|怎么样|如何|又如何|又怎样)[？?。!！]*$")
 MAX_FOLLOWUP_CHARS = 16
 _WHICH = re.compile(r"哪些|哪几个|哪几位|哪几家|哪几|哪个|哪家|哪位|哪")
-
-
-# What a chat user says around a question (请问…, 你知道…吗, 我是社区工作人员，…, …？谢谢): left in,
-# its words were words to find in the text and stood where the question's own wording goes: the
-# seed set's short answers held the gold 0.69 of the time as typed, 0.54 in 50 such forms
-# (docs/answers.md, "Question words, and what a chat user says around a question").
-_ADDRESS_PARTS = (
-    "您好|你好",
-    "(?:请|我?想)(?:问|请教|打听|咨询)(?:一?下|问)?|(?:问|请教|打听|咨询)(?:一?下|问)|求(?:问|教|助)",
-    "麻烦(?:你|您)?",
-    "(?:请|麻烦)?(?:你|您)?(?:能|可以)?帮(?:我|忙)(?:查|找|看|搜)(?:一?下|查|找|看|搜)?",
-    "我?(?:比较|很|挺|特别)?(?:想|需要)(?:知道|了解|请问|弄清楚)(?:一?下)?",
-    "我(?:不太|不)(?:清楚|知道)",
-    "(?:你|您|有人|有谁|谁)(?:知道|清楚|了解)",
-    "(?:请|能|可以|能否|可否|能不能)?(?:你|您|谁|有谁)?(?:能|可以)?(?:告诉(?:一?下)?我(?!们)|说说|讲讲|介绍一下)",
-    "我(?:很|挺|有点|比较)?好奇",
-)
-_ADDRESS = re.compile(rf"^(?:(?:{'|'.join(_ADDRESS_PARTS)})[，,、：:！!。\s]*)+")
-# 你知道…吗, 能告诉我…吗: the 吗 asks whether the one asked knows, not whether the thing is so.
-_ASKS_IF_KNOWN = re.compile(r"知道|清楚|了解|告诉|说说|讲讲|帮")
-_IF_KNOWN_END = re.compile(r"吗[？?！!。\s]*$")
-# A clause with its closing marks; one that speaks to the one asked, not of the news: greetings,
-# thanks, who asks and why, how to answer.  我 or 你 alone marks a short clause only (我住在工业路街道，
-# says where), and nothing in quotes is the asker's (「我很高兴…」这句话是谁说的).
-_CLAUSE_MARKS = "，,：:！!？?。；;～~…"
-_CLAUSES = re.compile(rf"[^{_CLAUSE_MARKS}]+[{_CLAUSE_MARKS}\s]*|[{_CLAUSE_MARKS}\s]+")
-_SPEAKING = re.compile(
-    r"你好|您好|嗨|哈喽|大家好|老师好|^小?助手|在吗|谢谢|多谢|^感谢|感谢[！!。～~]*$|^麻烦|麻烦(?:你|您|了)|打扰"
-    r"|^请问|^请教|^求[问助教]|问一?个?问题|帮我|帮忙(?:看|查|找|解答|回答)|^请?(?:查|搜)|查一?下|搜一?下|核实一?下"
-    r"|确认一?下|请.{0,12}回答|解答|^急[！!]|在线等|记不清|想不起|说一?下|讲一?下|告诉我(?!们)"
-)
-_SPEAKER = re.compile(r"我(?![区市省国县镇乡们方军党])|你|您|大家|各位")
-_QUOTED = re.compile(r"[「」“”『』\"]")
-MAX_SPEAKER_CLAUSE = 8
-_IDEOGRAPH = re.compile(f"[{IDEOGRAPH}]")
-# Clauses that ask without a question word of _WH_WORD: 百分之几, and a clause ending in 吗.
-_ALSO_ASKING = re.compile(r"百分之几|吗[？?！!。\s]*$")
-
-
-def without_address(question: str) -> str:
-    """``question`` without what a chat user says around it (请问…, 你知道…吗, 我是社区工作人员，…,
-    …？谢谢): the clauses from the first asking something to the last, without those before or
-    after that speak to the one asked; ``question`` as it is when nothing would be left to ask."""
-    clauses = _CLAUSES.findall(question.strip())
-    asking = [i for i, c in enumerate(clauses) if _asks(c)]
-    if not asking:
-        return question
-    start, end = 0, len(clauses)
-    while start < asking[0] and _speaks(clauses[start]):
-        start += 1
-    if clauses[asking[-1]].rstrip().endswith(("？", "?")):
-        end = asking[-1] + 1  # nothing is asked after a question mark (…？我一下子想不起来了)
-    while end > asking[-1] + 1 and _speaks(clauses[end - 1]):
-        end -= 1
-    rest = "".join(clauses[start:end])
-    if end < len(clauses):
-        rest = rest.rstrip(_CLAUSE_MARKS + " ") + "？"
-    if m := _ADDRESS.match(rest):
-        if _ASKS_IF_KNOWN.search(m.group()):
-            if not _WH_WORD.search(rest[m.end() :]):  # 你知道宋洁吗？ 谁知道这件事？
-                return question
-            rest = _IF_KNOWN_END.sub("？", rest)
-        rest = rest[m.end() :]
-    return rest if len(_IDEOGRAPH.findall(rest)) >= 2 and _asks(rest) else question
-
-
-def _asks(clause: str) -> bool:
-    """Whether a clause asks something of the news: a question word, or 吗 ending it (not 在吗？)."""
-    if _WH_WORD.search(clause):
-        return True
-    return bool(_ALSO_ASKING.search(clause)) and not _speaks(_ADDRESS.sub("", clause, count=1))
-
-
-def _speaks(clause: str) -> bool:
-    """Whether a clause speaks to the one asked (大家好，/ 我是社区工作人员，/ 谢谢！) rather than of the news."""
-    if _QUOTED.search(clause):
-        return False
-    short = len(clause.strip(_CLAUSE_MARKS + " ")) <= MAX_SPEAKER_CLAUSE
-    return bool(_SPEAKING.search(clause) or (short and _SPEAKER.search(clause)))
 
 
 def entities(words: list[str]) -> list[str]:
@@ -158,10 +80,6 @@ def conversation_topic(tokenizer: Tokenizer, history: Sequence[dict[str, str]]) 
 
 
 _CLAUSE = re.compile(r"[^，,；;？?！!。]+")
-# 前几天 / 这几年 say when, they do not ask (as in kinds.py).
-_WH_WORD = re.compile(
-    r"谁|什么|哪|多少|多[长大高重远久深宽]|(?<![前这近那过头])几[个项次名家人天年月号日位岁种]|何|怎|如何|为什么|是否|啥|咋"
-)
 _LINK = "是在于的了由被"
 MAX_SLOTS = 3
 
@@ -171,11 +89,11 @@ def slot_texts(text: str) -> list[str]:
     the subject they share (…研讨会是哪天开的？会上是谁讲的话？ -> …研讨会是哪天开的 / …研讨会，会上是谁
     讲的话); empty for a question asking one thing or a list (分别, 哪些: one answer with items)."""
     clauses = [c.strip() for c in _CLAUSE.findall(text) if c.strip()]
-    asking = [i for i, c in enumerate(clauses) if _WH_WORD.search(c)]
+    asking = [i for i, c in enumerate(clauses) if ASKS.search(c)]
     if not 2 <= len(asking) <= MAX_SLOTS or asks_for_list(text) or "分别" in text:
         return []
     first = asking[0]
-    lead = clauses[first][: _WH_WORD.search(clauses[first]).start()].rstrip(_LINK)
+    lead = clauses[first][: ASKS.search(clauses[first]).start()].rstrip(_LINK)
     context = "，".join([*clauses[:first], lead] if lead else clauses[:first])
     slots = ["，".join(clauses[: first + 1])]
     slots += [f"{context}，{clauses[i]}" if context else clauses[i] for i in asking[1:]]
@@ -234,7 +152,7 @@ def parse_question(tokenizer: Tokenizer, question: str, history: Sequence[dict[s
     # 那垦利区呢？ asks nothing itself: it swaps the subject, even when 垦利区 is not known as a name.
     about_earlier = (
         glued
-        and bool(_WH_WORD.search(question))
+        and bool(ASKS.search(question))
         and not any(n not in topic for n in question_names(tokenizer, question, asked.words))
     )
     merged = _analyse(tokenizer, text)
