@@ -197,14 +197,15 @@ ASKING_WORDS = frozenset(
 A_FEW_AFTER = ("这", "那", "前", "近", "头")
 
 
+def says_a_few(words: Sequence[str], i: int) -> bool:
+    """Whether ``words[i]`` is 几… after 前, 这, 近, 那 or 头: a few (前几天 says when), not asked."""
+    return words[i].startswith("几") and i > 0 and words[i - 1].endswith(A_FEW_AFTER)
+
+
 def asking_words(cut: Sequence[str]) -> set[str]:
-    """The question words of a question's cut: its words in ASKING_WORDS, but not 几… after 前, 这,
-    近, 那 or 头 (前几天 says when)."""
-    return {
-        w
-        for i, w in enumerate(cut)
-        if w in ASKING_WORDS and not (w.startswith("几") and i > 0 and cut[i - 1].endswith(A_FEW_AFTER))
-    }
+    """The question words of a question's cut: its words in ASKING_WORDS, but not 几… that says a
+    few (``says_a_few``)."""
+    return {w for i, w in enumerate(cut) if w in ASKING_WORDS and not says_a_few(cut, i)}
 
 
 # Suffixes of the organisation and place names worth keeping whole.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from qa_service.core.text import IDEOGRAPH
+from qa_service.core.text import ideograph_count
 from qa_service.qa.kinds import ASKS
 
 # Left in, its words were words to find in the text and stood where the question's own wording goes:
@@ -39,7 +39,6 @@ _SPEAKING = re.compile(
 _SPEAKER = re.compile(r"我(?![区市省国县镇乡们方军党])|你|您|大家|各位")
 _QUOTED = re.compile(r"[「」“”『』\"]")
 MAX_SPEAKER_CLAUSE = 8
-_IDEOGRAPH = re.compile(f"[{IDEOGRAPH}]")
 # Clauses that ask without a question word of ASKS: 百分之几, and a clause ending in 吗.
 _ALSO_ASKING = re.compile(r"百分之几|吗[？?！!。\s]*$")
 
@@ -68,7 +67,7 @@ def without_address(question: str) -> str:
                 return question
             rest = _IF_KNOWN_END.sub("？", rest)
         rest = rest[m.end() :]
-    return rest if len(_IDEOGRAPH.findall(rest)) >= 2 and _asks(rest) else question
+    return rest if ideograph_count(rest) >= 2 and _asks(rest) else question
 
 
 def _asks(clause: str) -> bool:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from qa_service.core.lexicon import A_FEW_AFTER
+from qa_service.core.lexicon import says_a_few
 
 CONJUNCTIONS = frozenset({"和", "与", "及", "以及", "、"})
 # "Respectively": 分别, 各自, and 各 before 是/有/为/在 (各是, which rjieba keeps whole) -- not 各类, 各单位.
@@ -137,7 +137,7 @@ def _inside(words: Sequence[str], i: int, through_de: bool = False) -> bool:
     word = words[i]
     if word in CONJUNCTIONS or _PUNCT.match(word) or _respective(words, i):
         return False
-    if _WH.search(word) and not (word.startswith("几") and i > 0 and words[i - 1].endswith(A_FEW_AFTER)):
+    if _WH.search(word) and not says_a_few(words, i):
         return False
     return word not in _STOPS or (through_de and word == "的")
 
