@@ -28,6 +28,7 @@ from qa_service.qa.features import (
     QuestionView,
     question_view,
     sentence_features,
+    with_gaps,
 )
 from qa_service.qa.kinds import ASKS_DAY, DAY, NUMBER_UNIT, SHAPES, answer_kind
 from qa_service.qa.model import AnswerModel
@@ -77,23 +78,30 @@ def load_model(path: Path = MODEL_FILE) -> AnswerModel:
 
 
 def sentence_candidates(view: QuestionView, scorer: Scorer, hits: Sequence[Hit]) -> list[SentenceCandidate]:
-    """Every sentence of the top passages, with its features."""
+    """Every sentence of the top passages, with its features (their gaps to the best sentence among
+    them included, so a candidate's features depend on the others read with it)."""
     top = hits[0].score if hits and hits[0].score > 0 else 1.0
     focus = [f for f in scorer.focus if len(f) >= 2]
-    out = []
+    where, rows = [], []
     for p, hit in enumerate(hits[:READ_PASSAGES]):
         text = hit.chunk.text
+        spans = sentence_spans(text)
+        covered = [scorer.coverage(text[s:e]) for s, e in spans]
         before = 0  # where the previous sentence starts
-        for n, (s, e) in enumerate(sentence_spans(text)):
+        for n, (s, e) in enumerate(spans):
             sentence = text[s:e]
             low = sentence.lower()
             focused = any(f in low for f in focus)
             context = scorer.coverage(text[before:e])
-            cov = scorer.coverage(sentence)
-            x = sentence_features(view, sentence, cov, focused, p, hit.score / top, n == 0, context)
-            out.append(SentenceCandidate(p, s, e, x))
+            neighbours = (covered[n - 1] if n else 0.0, covered[n + 1] if n + 1 < len(spans) else 0.0)
+            x = sentence_features(view, sentence, covered[n], focused, p, hit.score / top, n == 0, context, neighbours)
+            where.append((p, s, e))
+            rows.append(x)
             before = s
-    return out
+    if not rows:
+        return []
+    x = with_gaps(np.stack(rows))
+    return [SentenceCandidate(p, s, e, row) for (p, s, e), row in zip(where, x, strict=True)]
 
 
 def sentence_words(chunk: Chunk, start: int, end: int) -> list[str] | None:
