@@ -412,6 +412,26 @@ def test_a_date_or_figure_asked_is_taken_from_the_sentence_when_it_holds_one(que
     assert answer.text is not None and answer.text.startswith(asked)
 
 
+def test_the_abstention_scorer_reads_how_much_of_the_question_the_evidence_holds():
+    from qa_service.qa.answer import answerable_inputs
+    from qa_service.qa.features import ANSWERABLE_FEATURES, PUNCT
+    from qa_service.qa.reader import read
+
+    tok = Tokenizer(["东风街道"])
+    query = parse_question(tok, "东风街道的安全生产会议排查出多少处隐患？")
+    hit = _hit("东风街道召开安全生产会议。会议由街道主任李明主持，共排查隐患27处。下一步将加强巡查。")
+    scorer = Scorer(query, _idf({t: 2.0 for t in query.tokens}), max_idf=3.0)
+    reading = read(load_model(), tok, query, scorer, [hit])
+    assert reading is not None
+    row = dict(zip(ANSWERABLE_FEATURES, answerable_inputs(scorer, query, reading, hit, None), strict=True))
+    sentence = hit.chunk.text[reading.evidence[0] : reading.evidence[1]]
+    content = "".join(ch for ch in query.text if ch not in PUNCT)  # the question's characters and bigrams
+    chars, grams = set(content), {content[i : i + 2] for i in range(len(content) - 1)}
+    assert row["char_overlap"] == pytest.approx(sum(ch in sentence for ch in chars) / len(chars))
+    assert row["bigram_overlap"] == pytest.approx(sum(g in sentence for g in grams) / len(grams))
+    assert 0.0 < row["char_overlap"] < 1.0
+
+
 def test_below_the_threshold_the_service_abstains():
     tok = Tokenizer(["东风街道"])
     base = load_model()

@@ -163,7 +163,13 @@ def test_a_large_column_is_compared_in_pieces(monkeypatch):
     assert np.flatnonzero(table.equal_any("id", ["00007", "02999"])).tolist() == [7, 2999]
 
 
-text_cells = st.one_of(st.none(), st.integers(0, 99), st.text(st.characters(blacklist_characters="\x00"), max_size=30))
+# No lone surrogates (category Cs): they are not text, and none reaches a record (the API answers them
+# with a 400, files are decoded strictly, PDF text drops them); hypothesis drew \ud800 once in a while.
+text_cells = st.one_of(
+    st.none(),
+    st.integers(0, 99),
+    st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=30),
+)
 
 
 @settings(max_examples=150, deadline=None)

@@ -50,6 +50,7 @@ def answerable_inputs(
         reading.best_coverage,
         date_missing(query.text, hit),
         name_unknown,
+        reading.overlap,
     )
 
 

@@ -77,6 +77,12 @@ ANSWERABLE_FEATURES = (
     "top_coverage",
     "date_missing",
     "name_unknown",
+    # The question's characters and bigrams the evidence sentence holds: with the gap features the
+    # sentence score says how much better a sentence is than the others read, less how well the best
+    # matches; without these, held out, Wikipedia questions asked of the other set were abstained
+    # on 0.03 less often (docs/answers.md).
+    "char_overlap",
+    "bigram_overlap",
 )
 
 
@@ -181,6 +187,7 @@ def answerable_features(
     top_coverage: float,
     date_missing: bool,
     name_unknown: bool,
+    overlap: tuple[float, float],
 ) -> np.ndarray:
     return np.array(
         [
@@ -195,6 +202,7 @@ def answerable_features(
             top_coverage,
             float(date_missing),
             float(name_unknown),
+            *overlap,
         ],
         dtype=np.float64,
     )

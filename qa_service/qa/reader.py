@@ -41,6 +41,7 @@ READ_PASSAGES = 3  # sentences come from this many top passages
 READ_SENTENCES = 4  # spans come from this many best sentences
 MAX_SPAN_WORDS = 8
 MAX_CLAUSE_CHARS = 40
+_CHARS, _BIGRAMS = SENTENCE_FEATURES.index("char_overlap"), SENTENCE_FEATURES.index("bigram_overlap")
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,10 @@ class Reading:
     span: tuple[int, int]  # the short answer, offsets in the passage's text
     probability: float  # P(this span is the one among those read) × P(its sentence is the one)
     sentence_probability: float  # P(the evidence sentence is the one among the sentences read)
-    sentence_score: float  # the sentence scorer's score of it: not relative to the others, unlike the share
+    sentence_score: float  # the sentence scorer's score of it (its gap features weigh it against the others)
     coverage: float  # how much of the question the evidence sentence holds (scoring.Scorer)
     best_coverage: float  # … and the sentence of the top passages that holds most of it
+    overlap: tuple[float, float]  # the shares of the question's characters and bigrams the evidence holds
 
 
 def load_model(path: Path = MODEL_FILE) -> AnswerModel:
@@ -207,6 +209,7 @@ def read(
         float(s_score[i]),
         float(cand.features[1]),
         float(x[:, 1].max()),  # the coverage of the sentence holding most of the question
+        (float(cand.features[_CHARS]), float(cand.features[_BIGRAMS])),
     )
 
 
