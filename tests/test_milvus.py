@@ -192,7 +192,7 @@ def test_same_answers_as_the_embedded_backend(milvus_service, service):
         same_top += [key(p) for p in a["passages"][:1]] == [key(p) for p in b["passages"][:1]]
     # The answer model reads BM25 score ratios, and Milvus scores with its own idf (below): a question
     # whose answer probability sits at the threshold can fall on either side. Nearly all must agree
-    # (which and how many depends on the fitted model: 3 of 185 with 088fc18's, 4 with the next one's).
+    # (which and how many depends on the fitted model: 3 of 185 with 088fc18's, 4 with df098d8's).
     assert len(differ) <= len(questions) // 40, differ
     # Milvus's idf is log(1 + (N - n + .5) / (n + .5)), never negative; ours floors a negative idf
     # at a fraction of the mean. Lower ranks may swap; the top passage almost never does.

@@ -18,8 +18,8 @@ def _text(rng: random.Random, longest: int) -> str:
 
 
 def _row(view: QuestionView, sentence: str) -> np.ndarray:
-    """A sentence's features but the gaps to the best sentence (``with_gaps`` adds them)."""
-    return sentence_features(view, sentence, 0.5, False, 0, 1.0, False, 0.0, (0.0, 0.0))
+    """A sentence's features, read as the only sentence (its gaps to the best are 0)."""
+    return with_gaps(sentence_features(view, sentence, 0.5, False, 0, 1.0, False, 0.0, (0.0, 0.0))[None])[0]
 
 
 def test_overlaps_and_question_wording_are_as_defined():
@@ -28,7 +28,7 @@ def test_overlaps_and_question_wording_are_as_defined():
         sentence, question = _text(rng, 20), _text(rng, 12)
         grams = frozenset(question[i : i + 2] for i in range(len(question) - 1))
         view = QuestionView(frozenset(question), grams, (), _text(rng, 10), _text(rng, 10), "other")
-        row = dict(zip(SENTENCE_FEATURES, _row(view, sentence), strict=False))
+        row = dict(zip(SENTENCE_FEATURES, _row(view, sentence), strict=True))
         sentence_grams = {sentence[i : i + 2] for i in range(len(sentence) - 1)}
         assert row["char_overlap"] == len(view.chars & set(sentence)) / max(1, len(view.chars))
         assert row["bigram_overlap"] == len(grams & sentence_grams) / max(1, len(grams))
@@ -39,9 +39,9 @@ def test_overlaps_and_question_wording_are_as_defined():
 
 def test_the_longest_wording_found_counts_not_the_first():
     view = QuestionView(frozenset(), frozenset(), (), "区委书记宋洁", "实地督导", "person")
-    row = dict(zip(SENTENCE_FEATURES, _row(view, "书记宋洁实地督导"), strict=False))
+    row = dict(zip(SENTENCE_FEATURES, _row(view, "书记宋洁实地督导"), strict=True))
     assert row["slot_left"] == 4 / 8 and row["slot_right"] == 4 / 8
-    row = dict(zip(SENTENCE_FEATURES, _row(view, "宋洁到场"), strict=False))
+    row = dict(zip(SENTENCE_FEATURES, _row(view, "宋洁到场"), strict=True))
     assert row["slot_left"] == 2 / 8 and row["slot_right"] == 0.0
 
 

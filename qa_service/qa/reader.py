@@ -41,7 +41,7 @@ READ_PASSAGES = 3  # sentences come from this many top passages
 READ_SENTENCES = 4  # spans come from this many best sentences
 MAX_SPAN_WORDS = 8
 MAX_CLAUSE_CHARS = 40
-_CHARS, _BIGRAMS = SENTENCE_FEATURES.index("char_overlap"), SENTENCE_FEATURES.index("bigram_overlap")
+_COVERAGE, _CHARS, _BIGRAMS = (SENTENCE_FEATURES.index(n) for n in ("coverage", "char_overlap", "bigram_overlap"))
 
 
 @dataclass(frozen=True)
@@ -207,8 +207,8 @@ def read(
         float(probs[j] * s_prob[i]),
         float(s_prob[i]),
         float(s_score[i]),
-        float(cand.features[1]),
-        float(x[:, 1].max()),  # the coverage of the sentence holding most of the question
+        float(cand.features[_COVERAGE]),
+        float(x[:, _COVERAGE].max()),  # the coverage of the sentence holding most of the question
         (float(cand.features[_CHARS]), float(cand.features[_BIGRAMS])),
     )
 
